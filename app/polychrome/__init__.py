@@ -1,0 +1,3 @@
+"""Polychrome: colorize grayscale photographs (colorization as classification)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,279 @@
+"""The ``polychrome`` command line: colorize, evaluate, models, self-test (and train, with the training extra)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from .. import __version__
+from ..core.errors import ModelError, PolychromeError
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(f"polychrome: {msg}", file=sys.stderr)
+
+
+def _temperature(text: str) -> float:
+    try:
+        t = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < t <= 1.0:
+        raise argparse.ArgumentTypeError("temperature must lie in (0, 1]")
+    return t
+
+
+def _temperatures(text: str) -> List[float]:
+    return [_temperature(t) for t in text.replace(" ", "").split(",") if t]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="polychrome",
+        description="Colorize grayscale photographs (colorization as classification, Zhang et al. 2016).",
+    )
+    p.add_argument("--version", action="version", version=f"polychrome {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def model_args(sp):
+        sp.add_argument("--model", "-m", help="model name or .onnx path (default: the default model)")
+        sp.add_argument("--provider", help="execution provider: cpu, cuda, directml, coreml (default: best available)")
+        sp.add_argument("--input-size", type=int, help="long side fed to the network (default: the model's)")
+
+    c = sub.add_parser("colorize", help="colorize image files or folders", description="Colorize images.")
+    c.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (searched recursively) or glob patterns")
+    c.add_argument("-o", "--out", dest="out_dir", help="output folder (default: next to each input)")
+    c.add_argument("-t", "--temperature", type=_temperature, help="annealing temperature 0.01..1 (default: model's)")
+    model_args(c)
+    c.add_argument("--max-side", type=int, help="shrink outputs so their long side is at most this many pixels")
+    c.add_argument("--format", default="same", choices=["same", "png", "tiff", "jpeg"], help="output format")
+    c.add_argument("--bit-depth", default="source", choices=["source", "8", "16"], help="output bits per channel")
+    c.add_argument("--suffix", default="_color", help="added to output file names (default: _color)")
+    c.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
+    c.add_argument("--upsample", default="bicubic", choices=["bicubic", "bilinear", "guided"], help="ab upsampling")
+    c.add_argument("--gamut", default="keep-lightness", choices=["keep-lightness", "clip"],
+                   help="out-of-gamut colours: desaturate at constant L* (default) or clip channels (faster)")
+    c.add_argument("--max-pixels", type=float, default=200, help="refuse images over this many megapixels (200)")
+    c.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("evaluate", help="score the model on colour photos", description=(
+        "Turn colour photos gray, colorize them and compare with the originals (PSNR, SSIM, AuC, ΔE2000, "
+        "colourfulness). Prints a per-image and a mean table."))
+    e.add_argument("paths", nargs="+", metavar="PATH")
+    model_args(e)
+    e.add_argument("-t", "--temperatures", type=_temperatures, help="comma-separated T values (default: model's)")
+    e.add_argument("--format", dest="fmt", default="table", choices=["table", "csv", "json"])
+    e.add_argument("--output", help="write the report to this file instead of stdout")
+    e.add_argument("--mean-only", action="store_true", help="only the mean rows")
+    e.add_argument("--no-progress", action="store_true")
+
+    m = sub.add_parser("models", help="list installed models and the provider that would run them")
+    m.add_argument("--provider", help="show what forcing this provider would give")
+    m.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("self-test", help="check the installation: color math, runtime, model, a sample")
+    s.add_argument("--require-model", action="store_true", help="fail when no model is installed")
+    s.add_argument("--provider")
+    s.add_argument("--out", help="also write the colorized sample here")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "colorize":
+            return cmd_colorize(args)
+        if args.command == "evaluate":
+            return cmd_evaluate(args)
+        if args.command == "models":
+            return cmd_models(args)
+        if args.command == "self-test":
+            from .selftest import run_self_test
+
+            return run_self_test(args)
+    except ModelError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except PolychromeError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    parser.print_help()
+    return EXIT_USAGE
+
+
+def _colorizer(args):
+    from ..runtime.colorizer import Colorizer
+
+    return Colorizer(args.model, provider=args.provider, input_size=args.input_size)
+
+
+def cmd_colorize(args) -> int:
+    from ..core.progress import Progress
+    from ..runtime.pipeline import ExportOptions, expand_inputs, run_batch
+    from .progressbar import ProgressBar
+
+    files, problems = expand_inputs(args.paths)
+    for msg in problems:
+        print(f"error: {msg}", file=sys.stderr)
+    if not files:
+        _err("nothing to colorize")
+        return EXIT_FAILURES
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            _err(f"{out_dir}: output path exists and is not a folder")
+            return EXIT_USAGE
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _err(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}")
+            return EXIT_USAGE
+    col = _colorizer(args)
+    opts = ExportOptions(
+        out_dir=out_dir,
+        temperature=args.temperature,
+        format=args.format,
+        bit_depth=args.bit_depth,
+        suffix=args.suffix,
+        quality=args.quality,
+        upsample=args.upsample,
+        gamut=args.gamut,
+        max_side=args.max_side,
+        max_pixels=int(args.max_pixels * 1_000_000),
+        overwrite=args.overwrite,
+    )
+    bar = ProgressBar("colorizing ", enabled=None if not args.no_progress else False)
+    print(f"model: {col.manifest.name} {col.manifest.version} on {col.status}; T = "
+          f"{opts.temperature if opts.temperature is not None else col.default_T}", file=sys.stderr)
+
+    def report(res):
+        if not res.ok:
+            bar.clear()
+            print(f"error: {res.source}: {res.error}", file=sys.stderr)
+
+    batch = run_batch(col, files, opts, Progress(bar), on_result=report)
+    n_ok, n_bad = len(batch.succeeded), len(batch.failed) + len(problems)
+    for r in batch.succeeded:
+        print(r.output)
+    print(f"{n_ok} colorized, {n_bad} failed" + (" (cancelled)" if batch.cancelled else ""), file=sys.stderr)
+    return EXIT_OK if n_bad == 0 and not batch.cancelled else EXIT_FAILURES
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        if math.isinf(v):
+            return "inf"
+        if math.isnan(v):
+            return "nan"
+        return f"{v:.4f}"
+    return str(v)
+
+
+def cmd_evaluate(args) -> int:
+    from ..core.metrics import METRIC_INFO
+    from ..core.progress import Progress
+    from ..runtime.pipeline import evaluate_files, expand_inputs, summarize
+    from .progressbar import ProgressBar
+
+    files, problems = expand_inputs(args.paths)
+    for msg in problems:
+        print(f"error: {msg}", file=sys.stderr)
+    if not files:
+        _err("nothing to evaluate")
+        return EXIT_FAILURES
+    col = _colorizer(args)
+    temps = args.temperatures or [col.default_T]
+    bar = ProgressBar("evaluating ", enabled=None if not args.no_progress else False)
+    rows, errors = evaluate_files(col, files, temps, Progress(bar))
+    for e in errors:
+        print(f"error: {e.source}: {e.error}", file=sys.stderr)
+    names = list(METRIC_INFO)
+    per_image = [
+        {"image": str(r.source), "T": ("gray" if r.metrics.get("baseline") else r.T), **{k: r.metrics[k] for k in names}}
+        for r in rows
+    ]
+    means = [{"image": "MEAN", **m} for m in summarize(rows)]
+    table = means if args.mean_only else per_image + means
+    cols = ["image", "T"] + names + (["n"] if args.mean_only else [])
+    if args.fmt == "json":
+        text = json.dumps({"model": col.manifest.name, "images": per_image, "mean": means}, indent=2,
+                          default=lambda o: None)
+    elif args.fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols + ["n"], extrasaction="ignore")
+        w.writeheader()
+        for row in table:
+            w.writerow({k: row.get(k, "") for k in cols + ["n"]})
+        text = buf.getvalue()
+    else:
+        head = ["image", "T"] + [METRIC_INFO[k].short for k in names]
+        body = [[_fmt(row.get(k, "")) if k != "image" else Path(str(row[k])).name for k in ["image", "T"] + names]
+                for row in table]
+        widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(head)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
+        text = "\n".join(lines) + "\n"
+    if args.output:
+        from ..core.fsutil import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.output), text.encode("utf-8"))
+        print(f"report written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK if not errors and not problems else EXIT_FAILURES
+
+
+def cmd_models(args) -> int:
+    from ..runtime import providers
+    from ..runtime.registry import default_model, list_models, user_models_dir
+
+    chain, reason = providers.choose(args.provider)
+    entries = list_models()
+    try:
+        default = default_model().path.resolve()
+    except ModelError:
+        default = None
+    if args.json:
+        print(json.dumps({
+            "provider": chain[0], "provider_reason": reason, "available_providers": providers.available(),
+            "user_models_dir": str(user_models_dir()),
+            "models": [{"name": e.name, "path": str(e.path), "source": e.source, "ok": e.ok, "error": e.error,
+                        "default": default is not None and e.path.resolve() == default,
+                        "version": e.manifest.version if e.manifest else None,
+                        "bins": e.manifest.Q if e.manifest else None,
+                        "default_T": e.manifest.default_T if e.manifest else None} for e in entries],
+        }, indent=2))
+        return EXIT_OK
+    print(f"provider: {providers.FRIENDLY.get(chain[0], chain[0])} — {reason}")
+    print(f"available: {', '.join(providers.FRIENDLY.get(p, p) for p in providers.available())}")
+    print(f"user models folder: {user_models_dir()}")
+    if not any(e.ok for e in entries):
+        print("No colorization model is installed (the default model has not been added yet).")
+    for e in entries:
+        mark = "*" if default is not None and e.path.resolve() == default else " "
+        if e.ok:
+            m = e.manifest
+            print(f"{mark} {m.name} {m.version}  [{e.source}]  Q={m.Q} stride={m.stride} T={m.default_T}  {e.path}")
+        else:
+            print(f"  (unusable) {e.path}: {e.error}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Exceptions shared by every layer. Messages are written for users: they name the file and the reason."""
+
+from __future__ import annotations
+
+
+class PolychromeError(Exception):
+    """Base class for every error Polychrome reports to a user."""
+
+
+class ImageReadError(PolychromeError):
+    """An input image could not be read (missing, empty, truncated, not an image, too large, too small)."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ImageWriteError(PolychromeError):
+    """An output image could not be written."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ModelError(PolychromeError):
+    """A model file is missing, unreadable or breaks the model contract."""

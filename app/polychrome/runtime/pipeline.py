@@ -1,0 +1,262 @@
+"""File-level work shared by the CLI and the GUI: expand inputs, colorize files, write outputs, evaluate.
+
+Every per-file failure becomes a :class:`FileResult` with a one-line reason; a batch never stops on a bad
+file, only on cancellation. Outputs are written atomically and never replace an input or an existing file
+(unless ``overwrite`` is asked for, which still never touches inputs).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..core import imageio
+from ..core.color import rgb_to_gray, srgb_to_lab
+from ..core.errors import ImageReadError, ImageWriteError, PolychromeError
+from ..core.metrics import ab_error_auc, compute_all
+from ..core.progress import Cancelled, Progress, ensure_progress
+from .colorizer import Colorizer
+
+FORMAT_EXT = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg"}
+FORMAT_OF_SOURCE = {"PNG": "png", "TIFF": "tiff", "JPEG": "jpeg", "BMP": "png", "WEBP": "png", "MPO": "jpeg"}
+
+
+@dataclass
+class ExportOptions:
+    out_dir: Optional[Path] = None  # None: next to each input
+    temperature: Optional[float] = None  # None: the model's default
+    format: str = "same"  # same | png | tiff | jpeg
+    bit_depth: str = "source"  # source | 8 | 16
+    suffix: str = "_color"
+    quality: int = 95
+    upsample: str = "bicubic"
+    gamut: str = "keep-lightness"  # keep-lightness | clip
+    max_side: Optional[int] = None
+    max_pixels: int = imageio.DEFAULT_MAX_PIXELS
+    overwrite: bool = False
+
+
+@dataclass
+class FileResult:
+    source: Path
+    output: Optional[Path] = None
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class BatchResult:
+    results: List[FileResult] = field(default_factory=list)
+    input_errors: List[str] = field(default_factory=list)
+    cancelled: bool = False
+
+    @property
+    def failed(self) -> List[FileResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def succeeded(self) -> List[FileResult]:
+        return [r for r in self.results if r.ok]
+
+
+def expand_inputs(paths: Iterable[str], recursive: bool = True) -> Tuple[List[Path], List[str]]:
+    """Files, folders (searched for supported images) and glob patterns -> (sorted unique files, problems)."""
+    files: List[Path] = []
+    problems: List[str] = []
+    seen = set()
+
+    def add(p: Path) -> None:
+        key = os.path.normcase(os.path.abspath(p))
+        if key not in seen:
+            seen.add(key)
+            files.append(p)
+
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.glob("*")
+            found = sorted(f for f in it if f.is_file() and imageio.is_supported(f) and not f.name.startswith("."))
+            if not found:
+                problems.append(f"{p}: folder contains no supported images")
+            for f in found:
+                add(f)
+        elif p.exists():
+            add(p)  # even an unsupported extension: reading it gives the user a precise reason
+        elif any(ch in str(raw) for ch in "*?["):
+            matched = sorted(Path(m) for m in glob.glob(str(raw), recursive=True))
+            matched = [m for m in matched if m.is_file()]
+            if not matched:
+                problems.append(f"{raw}: no files match")
+            for m in matched:
+                add(m)
+        else:
+            problems.append(f"{p}: file not found")
+    return files, problems
+
+
+def output_path(src: Path, image_format: str, opts: ExportOptions) -> Tuple[Path, str]:
+    fmt = opts.format.lower()
+    if fmt == "same":
+        fmt = FORMAT_OF_SOURCE.get(image_format.upper(), "png")
+    if fmt in ("jpg",):
+        fmt = "jpeg"
+    if fmt in ("tif",):
+        fmt = "tiff"
+    if fmt not in FORMAT_EXT:
+        raise PolychromeError(f"unknown output format {opts.format!r} (png, tiff, jpeg or same)")
+    folder = Path(opts.out_dir) if opts.out_dir else src.parent
+    return folder / f"{src.stem}{opts.suffix}{FORMAT_EXT[fmt]}", fmt
+
+
+def target_bits(image: "imageio.ImageData", opts: ExportOptions, fmt: str) -> int:
+    if fmt == "jpeg":
+        return 8
+    if opts.bit_depth in ("8", "16"):
+        return int(opts.bit_depth)
+    return 16 if image.bit_depth > 8 else 8
+
+
+def output_icc(image: "imageio.ImageData") -> Optional[bytes]:
+    """The ICC profile for the colour output: the source's RGB profile as it is; a gray profile cannot describe
+    RGB data, so a gray-profiled scan gets sRGB (the space our Lab → RGB conversion produces)."""
+    if image.icc is None:
+        return None
+    if image.icc_colorspace in ("RGB", "RGB "):
+        return image.icc
+    return imageio.srgb_icc_profile()
+
+
+def colorize_file(colorizer: Colorizer, src: Path, opts: ExportOptions, progress: Optional[Progress] = None) -> Path:
+    """Read → colorize → write one file. Raises PolychromeError subclasses with user-facing reasons."""
+    image = imageio.read_image(src, max_pixels=opts.max_pixels)
+    out_path, fmt = output_path(src, image.format, opts)
+    pred = colorizer.predict(image.pixels, progress=progress, name=str(src))
+    T = colorizer.default_T if opts.temperature is None else float(opts.temperature)
+    bits = target_bits(image, opts, fmt)
+    rgb = pred.render(T, out_dtype=np.uint16 if bits == 16 else np.uint8, method=opts.upsample,
+                      max_side=opts.max_side, gamut_map=opts.gamut != "clip")
+    if not opts.overwrite:
+        out_path = imageio.unique_path(out_path)
+    return imageio.write_image(
+        out_path,
+        rgb,
+        format=fmt,
+        bit_depth=bits,
+        quality=opts.quality,
+        exif=image.exif,
+        icc=output_icc(image),
+        overwrite=opts.overwrite,
+        protect=(src,),
+    )
+
+
+def run_batch(
+    colorizer: Colorizer,
+    files: Sequence[Path],
+    opts: ExportOptions,
+    progress: Optional[Progress] = None,
+    on_result=None,
+) -> BatchResult:
+    """Colorize many files; each failure is recorded and the batch goes on. Cancel stops between files."""
+    progress = ensure_progress(progress)
+    progress.set_total(len(files))
+    batch = BatchResult()
+    try:
+        for src in files:
+            progress.check()
+            try:
+                out = colorize_file(colorizer, Path(src), opts)
+                res = FileResult(Path(src), out)
+            except Cancelled:
+                raise
+            except (ImageReadError, ImageWriteError) as exc:
+                res = FileResult(Path(src), error=exc.reason)
+            except PolychromeError as exc:
+                res = FileResult(Path(src), error=str(exc))
+            except MemoryError:
+                res = FileResult(Path(src), error="not enough memory for this image")
+            except Exception as exc:  # noqa: BLE001 - a batch must survive anything one file does
+                res = FileResult(Path(src), error=f"unexpected error: {type(exc).__name__}: {exc}")
+            batch.results.append(res)
+            if on_result:
+                on_result(res)
+            progress.step(1, message=str(src), ok=res.ok)
+    except Cancelled:
+        batch.cancelled = True
+    return batch
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+
+@dataclass
+class EvalRow:
+    source: Path
+    T: float
+    metrics: Dict[str, float]
+
+
+def evaluate_image(
+    colorizer: Colorizer, rgb: np.ndarray, temperatures: Sequence[float]
+) -> Tuple[Dict[float, Dict[str, float]], Dict[str, float]]:
+    """Colour photo → gray (same L*) → colorize once → metrics at each T; plus the gray baseline's metrics."""
+    if rgb.ndim != 3:
+        raise PolychromeError("evaluation needs a colour photo (it is compared against its own colours)")
+    gray = rgb_to_gray(rgb)
+    pred = colorizer.predict(gray)
+    out: Dict[float, Dict[str, float]] = {}
+    for T in temperatures:
+        col = pred.render(T, out_dtype=rgb.dtype)
+        out[float(T)] = compute_all(col, rgb).to_dict()
+    baseline = compute_all(np.dstack([gray] * 3), rgb).to_dict()
+    return out, baseline
+
+
+def evaluate_files(
+    colorizer: Colorizer,
+    files: Sequence[Path],
+    temperatures: Sequence[float],
+    progress: Optional[Progress] = None,
+    max_pixels: int = imageio.DEFAULT_MAX_PIXELS,
+) -> Tuple[List[EvalRow], List[FileResult]]:
+    progress = ensure_progress(progress)
+    progress.set_total(len(files))
+    rows: List[EvalRow] = []
+    errors: List[FileResult] = []
+    for src in files:
+        progress.check()
+        try:
+            image = imageio.read_image(src, max_pixels=max_pixels)
+            if image.is_gray:
+                raise PolychromeError("is a grayscale image; evaluation needs colour photos")
+            per_T, base = evaluate_image(colorizer, image.pixels, temperatures)
+            for T, m in per_T.items():
+                rows.append(EvalRow(Path(src), T, m))
+            rows.append(EvalRow(Path(src), 0.0, {**base, "baseline": 1.0}))
+        except (ImageReadError, ImageWriteError) as exc:
+            errors.append(FileResult(Path(src), error=exc.reason))
+        except PolychromeError as exc:
+            errors.append(FileResult(Path(src), error=str(exc)))
+        progress.step(1, message=str(src))
+    return rows, errors
+
+
+def summarize(rows: Sequence[EvalRow]) -> List[Dict[str, float]]:
+    """Mean of every metric per T (the gray baseline as T = 'gray')."""
+    groups: Dict[object, List[Dict[str, float]]] = {}
+    for r in rows:
+        key = "gray" if r.metrics.get("baseline") else r.T
+        groups.setdefault(key, []).append(r.metrics)
+    out = []
+    for key, ms in groups.items():
+        keys = [k for k in ms[0] if k != "baseline"]
+        mean = {k: float(np.nanmean([m[k] for m in ms if np.isfinite(m.get(k, np.nan))] or [np.nan])) for k in keys}
+        out.append({"T": key, "n": len(ms), **mean})
+    return sorted(out, key=lambda d: (d["T"] != "gray", d["T"] if d["T"] != "gray" else 0))

@@ -1,0 +1,124 @@
+"""The layering rules of DEVELOPERS.md, enforced: arrows only point down.
+
+gui, cli → training → runtime → core. Core never imports Qt, onnxruntime or torch; only gui imports Qt;
+torch is imported only by training. Checked statically (every import statement, also inside functions) and
+dynamically (importing the lower layers pulls in none of the forbidden packages).
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "app" / "polychrome"
+
+QT = {"PySide6", "PyQt5", "PyQt6", "PySide2", "pyqtgraph", "qtpy", "superqt"}
+LAYERS = ["core", "runtime", "training", "cli", "gui"]
+# what each layer may NOT import (third-party top-level names and polychrome sub-packages)
+FORBIDDEN = {
+    "core": QT | {"onnxruntime", "torch", "onnx"} | {"polychrome." + x for x in ("runtime", "training", "cli", "gui")},
+    "runtime": QT | {"torch"} | {"polychrome." + x for x in ("training", "cli", "gui")},
+    "training": QT | {"polychrome." + x for x in ("cli", "gui")},
+    "cli": QT | {"polychrome.gui"},
+    "gui": set(),
+}
+TORCH_OK = {"training"}
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(PKG).parts
+    return rel[0] if len(rel) > 1 and rel[0] in LAYERS else "top"
+
+
+def imports_of(path: Path):
+    """(lineno, absolute module name) for every import in the file, relative imports resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    pkg_parts = ["polychrome"] + list(path.relative_to(PKG).parent.parts)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield node.lineno, a.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg_parts[: len(pkg_parts) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+                if node.module is None:
+                    for a in node.names:
+                        yield node.lineno, f"{mod}.{a.name}"
+                    continue
+                yield node.lineno, mod
+            else:
+                yield node.lineno, node.module or ""
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+            "import_module",
+            "__import__",
+        ):
+            if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                yield node.lineno, node.args[0].value
+
+
+def violations(path: Path, layer: str):
+    bad = []
+    forbidden = FORBIDDEN.get(layer, set())
+    for lineno, mod in imports_of(path):
+        top = mod.split(".")[0]
+        hit = top in forbidden or any(mod == f or mod.startswith(f + ".") for f in forbidden if "." in f)
+        if top == "torch" and layer not in TORCH_OK:
+            hit = True
+        if hit:
+            bad.append(f"{path.relative_to(PKG.parent)}:{lineno} ({layer}) imports {mod}")
+    return bad
+
+
+def test_no_module_imports_across_the_boundaries():
+    files = sorted(PKG.rglob("*.py"))
+    assert len(files) > 15
+    bad = []
+    for f in files:
+        layer = layer_of(f)
+        bad += violations(f, layer if layer != "top" else "cli")
+    assert not bad, "layering violations:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    "layer, source",
+    [
+        ("core", "import onnxruntime\n"),
+        ("core", "def f():\n    from PySide6 import QtCore\n"),
+        ("core", "from ..runtime import colorizer\n"),
+        ("runtime", "import torch\n"),
+        ("cli", "from ..gui import main_window\n"),
+        ("training", "import pyqtgraph as pg\n"),
+        ("core", "import importlib\nimportlib.import_module('torch')\n"),
+    ],
+)
+def test_the_checker_catches_wrong_imports(tmp_path, monkeypatch, layer, source):
+    fake_pkg = tmp_path / "polychrome"
+    (fake_pkg / layer).mkdir(parents=True)
+    f = fake_pkg / layer / "bad.py"
+    f.write_text(source)
+    monkeypatch.setattr(sys.modules[__name__], "PKG", fake_pkg)
+    assert violations(f, layer_of(f))
+
+
+def test_importing_lower_layers_loads_no_forbidden_package():
+    code = (
+        "import sys, pkgutil, importlib\n"
+        "import polychrome.core as c\n"
+        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('polychrome.core.' + m.name)\n"
+        "assert not {'onnxruntime','torch','PySide6','pyqtgraph'} & set(sys.modules), 'core pulled in: ' + str({'onnxruntime','torch','PySide6','pyqtgraph'} & set(sys.modules))\n"
+        "import polychrome.runtime as r\n"
+        "for m in pkgutil.iter_modules(r.__path__): importlib.import_module('polychrome.runtime.' + m.name)\n"
+        "import polychrome.cli.main\n"
+        "polychrome.cli.main.build_parser()\n"
+        "bad = {'torch','PySide6','pyqtgraph'} & set(sys.modules)\n"
+        "assert not bad, 'runtime/cli pulled in: ' + str(bad)\n"
+        "print('ok')\n"
+    )
+    env_path = str(PKG.parent)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "PYTHONPATH": env_path})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
