@@ -230,7 +230,7 @@ def cmd_evaluate(args) -> int:
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in body]
         text = "\n".join(lines) + "\n"
     if args.output:
-        from ..core.fsutil import atomic_write_bytes
+        from ..core.imageio import atomic_write_bytes
 
         atomic_write_bytes(Path(args.output), text.encode("utf-8"))
         print(f"report written to {args.output}", file=sys.stderr)

@@ -1510,6 +1510,13 @@ def _atomic_write(target: Path, write: Callable[[BinaryIO], None], overwrite: bo
                 pass
 
 
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename); errors become ImageWriteError."""
+    target = Path(path)
+    _atomic_write(target, lambda f: f.write(data), overwrite)
+    return target
+
+
 def _convert_bit_depth(arr: np.ndarray, bit_depth: int) -> np.ndarray:
     if bit_depth == 8 and arr.dtype == np.uint16:
         return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
