@@ -24,7 +24,7 @@ from .session import read_manifest
 _PKG_ROOT = Path(__file__).resolve().parent.parent  # .../polychrome
 NO_MODEL_MESSAGE = (
     "No colorization model is installed. Polychrome's default model has not been added to this installation yet; "
-    "train one with 'polychrome train' or copy a Polychrome .onnx model into {user_dir}."
+    "copy a Polychrome .onnx model into {user_dir} or pass --model PATH."
 )
 
 
