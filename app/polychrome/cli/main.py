@@ -1,4 +1,4 @@
-"""The ``polychrome`` command line: colorize, evaluate, models, self-test (and train, with the training extra)."""
+"""The ``polychrome`` command line: colorize, evaluate, models, self-test and train (with the training extra)."""
 
 from __future__ import annotations
 
@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--require-model", action="store_true", help="fail when no model is installed")
     s.add_argument("--provider")
     s.add_argument("--out", help="also write the colorized sample here")
+
+    from ..training import cli as train_cli  # the parser only: torch is imported when the command runs
+
+    train_cli.add_parser(sub)
     return p
 
 
@@ -104,6 +108,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .selftest import run_self_test
 
             return run_self_test(args)
+        if args.command == "train":
+            from ..training import cli as train_cli
+
+            return train_cli.run(args)
     except ModelError as exc:
         _err(str(exc))
         return EXIT_USAGE
