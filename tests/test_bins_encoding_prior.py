@@ -100,3 +100,8 @@ def test_empirical_prior_from_images(bins):
     acc = PriorAccumulator(bins)
     acc.add_rgb(red)
     assert acc.counts.sum() == 64
+
+
+def test_in_gamut_table_size_is_documented(bins):
+    # README and bins.py document Q = 261 for the in-gamut table at grid 10; keep them true.
+    assert bins.Q == 261

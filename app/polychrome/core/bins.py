@@ -47,7 +47,7 @@ class ABBins:
         """Cells that some sRGB colour falls in.
 
         The extreme ab values of the sRGB gamut lie on the surface of the RGB cube, so its six faces are sampled
-        on a ``levels``² lattice (plus a coarse interior lattice) and quantised. At grid 10 this gives Q = 262.
+        on a ``levels``² lattice (plus a coarse interior lattice) and quantised. At grid 10 this gives Q = 261.
         (Zhang et al. ship a 313-bin table whose exact construction is not published; it contains a ring of
         cells outside the sRGB gamut. Models carry their own table, so either works at run time.)
         """

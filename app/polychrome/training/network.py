@@ -281,7 +281,7 @@ class ColorizationNet(nn.Module):
 
     def __init__(
         self,
-        Q: int = 262,
+        Q: int = 261,
         pretrained: bool = True,
         head: str = "classification",
         stride: int = 4,
