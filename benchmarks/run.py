@@ -112,7 +112,7 @@ def bench_full_merge_clip(quick: bool):
     n = 3 if quick else 5
     b50, _ = timeit(lambda: naive_merge(gray, ab), n)
     o50, o95 = timeit(lambda: merge_full_resolution(gray, ab, gamut_map=False), n)
-    return {"goal": f"same, --gamut clip (no lightness-keeping gamut mapping)", "baseline_ms": b50,
+    return {"goal": "same, --gamut clip (no lightness-keeping gamut mapping)", "baseline_ms": b50,
             "ours_ms": o50, "ours_p95_ms": o95, "budget": "≥ 3× faster than naive", "met": b50 / o50 >= 3.0}
 
 

@@ -127,8 +127,6 @@ class _LSource:
         elif pixels.ndim == 2 and pixels.dtype == np.uint16:
             self._lut = _lightness_lut(np.uint16)
             self.kind = "lut16"
-        elif pixels.ndim == 2 and pixels.dtype == np.float32 and getattr(pixels, "_is_lightness", False):
-            self.kind = "L"
         else:
             self.kind = "generic"
 

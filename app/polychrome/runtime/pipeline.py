@@ -16,9 +16,9 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core import imageio
-from ..core.color import rgb_to_gray, srgb_to_lab
+from ..core.color import rgb_to_gray
 from ..core.errors import ImageReadError, ImageWriteError, PolychromeError
-from ..core.metrics import ab_error_auc, compute_all
+from ..core.metrics import compute_all
 from ..core.progress import Cancelled, Progress, ensure_progress
 from .colorizer import Colorizer
 
