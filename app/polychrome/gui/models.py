@@ -1,0 +1,465 @@
+"""Controllers and item models: the GUI's logic, independent of any widget.
+
+:class:`ImageQueueModel` is the list of images (path, state, reason, cached prediction, per-image T);
+:class:`ColorizeController` owns the :class:`~polychrome.runtime.colorizer.Colorizer`, the queue, the current image
+and its temperature, and turns them into numpy previews for the views. Inference runs only in the queue worker;
+changing T only decodes the cached logits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtGui import QColor
+
+from ..core.errors import PolychromeError
+from ..core.progress import ProgressEvent
+from ..runtime.pipeline import expand_inputs
+from .workers import ExportJob, QueueJob, TaskRunner, Worker, colorize_queue, export_predictions, render_exact
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, ERROR = "queued", "running", "done", "error"
+STATE_SYMBOL = {QUEUED: "…", RUNNING: "▶", DONE: "✓", ERROR: "✗"}
+STATE_COLOR = {QUEUED: "#9e9e9e", RUNNING: "#1e88e5", DONE: "#43a047", ERROR: "#e53935"}
+
+T_MIN, T_MAX = 0.01, 1.0
+KEEP_PREDICTIONS = 12
+
+
+@dataclass
+class QueueItem:
+    path: Path
+    state: str = QUEUED
+    reason: str = ""
+    prediction: Any = None  # runtime.colorizer.Prediction once done
+    T: Optional[float] = None  # None: the model's default
+
+    @property
+    def label(self) -> str:
+        text = f"{STATE_SYMBOL[self.state]} {self.path.name}"
+        if self.state == ERROR and self.reason:
+            text += f" — {self.reason}"
+        return text
+
+
+class ImageQueueModel(QAbstractListModel):
+    StateRole = Qt.ItemDataRole.UserRole + 1
+    ReasonRole = Qt.ItemDataRole.UserRole + 2
+    PathRole = Qt.ItemDataRole.UserRole + 3
+
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.items: List[QueueItem] = []
+
+    # -- Qt model API ---------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.items)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.items):
+            return None
+        it = self.items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return it.label
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{it.path}\n{it.state}" + (f": {it.reason}" if it.reason else "")
+        if role == Qt.ItemDataRole.DecorationRole:
+            return QColor(STATE_COLOR[it.state])
+        if role == self.StateRole:
+            return it.state
+        if role == self.ReasonRole:
+            return it.reason
+        if role == self.PathRole:
+            return str(it.path)
+        return None
+
+    # -- editing ----------------------------------------------------------------------------------
+    def add(self, paths: Iterable[Path]) -> List[int]:
+        known = {it.path.resolve() for it in self.items}
+        new = []
+        for p in paths:
+            p = Path(p)
+            if p.resolve() in known:
+                continue
+            known.add(p.resolve())
+            new.append(p)
+        if not new:
+            return []
+        first = len(self.items)
+        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+        self.items.extend(QueueItem(p) for p in new)
+        self.endInsertRows()
+        return list(range(first, first + len(new)))
+
+    def set_state(self, row: int, state: str, reason: str = "", prediction: Any = None) -> None:
+        it = self.items[row]
+        it.state = state
+        it.reason = reason
+        if prediction is not None:
+            it.prediction = prediction
+        idx = self.index(row)
+        self.dataChanged.emit(idx, idx)
+
+    def rows_in(self, state: str) -> List[int]:
+        return [i for i, it in enumerate(self.items) if it.state == state]
+
+    def counts(self) -> dict:
+        out = {QUEUED: 0, RUNNING: 0, DONE: 0, ERROR: 0}
+        for it in self.items:
+            out[it.state] += 1
+        return out
+
+
+class ColorizeController(QObject):
+    """The app's logic: model, queue, current image, temperature. Views only call in and listen."""
+
+    preview_changed = Signal(object)  # uint8 (h, w, 3) numpy array, or None
+    current_changed = Signal(int)
+    running_changed = Signal()  # read .running (no bool argument: PySide6 6.12.0 corrupts bool refcounts)
+    status_changed = Signal(str)  # the provider line (or why there is no model)
+    message = Signal(str)  # transient status-bar messages
+    temperature_changed = Signal(float)
+    distribution_changed = Signal(object)  # dict from distribution_info(), or None
+    failed = Signal(str, str)  # an unexpected error in a worker: message, traceback
+    queue_progress = Signal(int, int)  # finished (done + error), total
+    exported = Signal(object)  # [(row, output path or None, reason)] when an export finished
+
+    def __init__(self, colorizer=None, parent: Optional[QObject] = None, max_pixels: Optional[int] = None,
+                 keep: int = KEEP_PREDICTIONS) -> None:
+        super().__init__(parent)
+        self.keep = max(1, int(keep))  # predictions held in memory (full-res L* + logits: tens of MB each)
+        self._recent: List[int] = []  # rows with a prediction, least recently used first
+        self.queue = ImageQueueModel(self)
+        self.runner = TaskRunner(1, self)  # the colorize queue
+        self.render_runner = TaskRunner(1, self)  # exact renders (seconds on big images): off the UI thread
+        self._render_gen = 0
+        self.export_runner = TaskRunner(1, self)
+        self.colorizer = None
+        self.model_error: Optional[str] = None
+        self.provider: Optional[str] = None
+        self.current: int = -1
+        self.preview_max_pixels = max_pixels
+        self._worker: Optional[Worker] = None
+        self._cancel_requested = False
+        self._run_completed = False
+        self.pinned: Optional[Tuple[float, float]] = None
+        self.hover: Optional[Tuple[float, float]] = None
+        if colorizer is not None:
+            self.set_colorizer(colorizer)
+
+    # -- model ------------------------------------------------------------------------------------
+    def set_colorizer(self, colorizer) -> None:
+        self.colorizer = colorizer
+        self.model_error = None
+        self.status_changed.emit(self.status)
+
+    def load_model(self, model=None, provider: Optional[str] = None) -> bool:
+        """Open a model (None: the default); on failure remember the reason and stay usable."""
+        from ..runtime.colorizer import Colorizer
+
+        self.provider = provider
+        try:
+            self.set_colorizer(Colorizer(model, provider=provider))
+            return True
+        except PolychromeError as exc:
+            self.colorizer = None
+            self.model_error = str(exc)
+            self.status_changed.emit(self.status)
+            return False
+
+    def available_models(self):
+        """Usable models from runtime.registry (name, path), for a model menu."""
+        from ..runtime.registry import list_models
+
+        return [(e.name, e.path) for e in list_models() if e.ok]
+
+    @property
+    def model_path(self) -> Optional[Path]:
+        if self.colorizer is None:
+            return None
+        p = getattr(self.colorizer.session, "path", None) or self.colorizer.manifest.path
+        return Path(p) if p else None
+
+    def switch_model(self, model) -> bool:
+        """Use another model: cached predictions belong to the old one, so finished images are queued again."""
+        if self.running:
+            self.message.emit("Cancel the running queue before switching models")
+            return False
+        from ..runtime.colorizer import Colorizer
+
+        try:
+            colorizer = Colorizer(model, provider=self.provider)
+        except PolychromeError as exc:  # keep the model we have
+            self.message.emit(f"Could not open the model: {exc}")
+            return False
+        self._render_gen += 1
+        self.render_runner.shutdown()
+        self.set_colorizer(colorizer)
+        for row, it in enumerate(self.queue.items):
+            if it.state == DONE:
+                it.prediction, it.T = None, None
+                self.queue.set_state(row, QUEUED)
+        self._recent.clear()
+        self.set_current(self.current)
+        self.start()
+        return True
+
+    @property
+    def status(self) -> str:
+        if self.colorizer is None:
+            return self.model_error or "No model loaded"
+        return f"{self.colorizer.manifest.name} · {self.colorizer.status}"
+
+    @property
+    def default_T(self) -> float:
+        return float(self.colorizer.default_T) if self.colorizer is not None else 0.38
+
+    # -- queue ------------------------------------------------------------------------------------
+    def add_paths(self, paths: Sequence[str], start: bool = True) -> Tuple[List[int], List[str]]:
+        files, problems = expand_inputs([str(p) for p in paths])
+        rows = self.queue.add(files)
+        for p in problems:
+            self.message.emit(p)
+        if start and rows:
+            self.start()
+        return rows, problems
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def start(self) -> bool:
+        """Colorize every queued image (one worker, files one by one)."""
+        if self.running:
+            return False
+        if self.colorizer is None:
+            self.message.emit(self.status)
+            return False
+        rows = self.queue.rows_in(QUEUED)
+        if not rows:
+            return False
+        self._cancel_requested = False
+        jobs = [QueueJob(r, self.queue.items[r].path) for r in rows]
+        w = Worker(colorize_queue, self.colorizer, jobs)
+        w.signals.progress.connect(self._on_progress)
+        w.signals.error.connect(self._on_worker_error)
+        w.signals.result.connect(self._on_result)
+        self._run_completed = False
+        w.signals.finished.connect(self._on_finished)
+        self._worker = w
+        self.runner.start(w)
+        self.running_changed.emit()
+        return True
+
+    def cancel(self) -> None:
+        self._cancel_requested = True
+        self.runner.cancel_all()
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel and join every worker (the window is closing)."""
+        self._cancel_requested = True
+        self._render_gen += 1
+        ok = self.render_runner.shutdown(timeout_ms)
+        ok = self.runner.shutdown(timeout_ms) and ok
+        ok = self.export_runner.shutdown(timeout_ms) and ok
+        if self._worker is not None and self._worker.done:
+            self._worker = None
+        for r in self.queue.rows_in(RUNNING):
+            self.queue.set_state(r, QUEUED, "cancelled")
+        return ok
+
+    def _on_progress(self, ev: ProgressEvent) -> None:
+        d = ev.data
+        if "row" not in d:
+            return
+        row, state = d["row"], d.get("state", QUEUED)
+        if not 0 <= row < len(self.queue.items):
+            return
+        self.queue.set_state(row, state, d.get("reason", ""), d.get("prediction"))
+        c = self.queue.counts()
+        self.queue_progress.emit(c[DONE] + c[ERROR], len(self.queue.items))
+        if state == DONE:
+            self.message.emit(f"{c[DONE]} done, {c[ERROR]} failed, {c[QUEUED] + c[RUNNING]} to go")
+            self._touch(row)
+            if self.current < 0 or row == self.current:
+                self.set_current(row)
+
+    def _touch(self, row: int) -> None:
+        """Mark a row's prediction as just used; drop the least recently used ones beyond ``keep``.
+
+        A dropped image stays "done"; selecting it colorizes it again, exporting it re-runs its inference."""
+        if row in self._recent:
+            self._recent.remove(row)
+        if self.queue.items[row].prediction is not None:
+            self._recent.append(row)
+        while len(self._recent) > self.keep:
+            victim = next((r for r in self._recent if r != self.current), None)
+            if victim is None:
+                break
+            self._recent.remove(victim)
+            self.queue.items[victim].prediction = None
+
+    @property
+    def held_predictions(self) -> int:
+        return sum(1 for it in self.queue.items if it.prediction is not None)
+
+    def _on_result(self, _finished) -> None:
+        self._run_completed = True
+
+    def _on_worker_error(self, message: str, tb: str) -> None:
+        log.error("colorizing stopped: %s\n%s", message, tb)
+        self.message.emit(f"Colorizing stopped: {message}")
+        self.failed.emit(message, tb)
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        for r in self.queue.rows_in(RUNNING):
+            self.queue.set_state(r, QUEUED, "cancelled")
+        self.running_changed.emit()
+        if self._run_completed and not self._cancel_requested and self.queue.rows_in(QUEUED):
+            self.start()  # files added while the last run was going (never after a failure: no retry loop)
+
+    # -- export -------------------------------------------------------------------------------------
+    def export(self, rows: Optional[Sequence[int]] = None, out_dir: Optional[str] = None, **options) -> Optional[Worker]:
+        """Write finished images (default: all) at their own T into ``out_dir`` (None: next to each input).
+
+        ``options`` are runtime.pipeline.ExportOptions fields (format, bit_depth, suffix, ...). No inference runs.
+        """
+        from ..runtime.pipeline import ExportOptions
+
+        if rows is None:
+            rows = self.queue.rows_in(DONE)
+        jobs = []
+        for r in rows:
+            it = self.queue.items[r]
+            if it.state == DONE:  # a dropped prediction is computed again by the export
+                T = self.default_T if it.T is None else it.T
+                jobs.append(ExportJob(r, it.path, it.prediction, T))
+        if not jobs:
+            self.message.emit("Nothing to export yet: no image has been colorized")
+            return None
+        opts = ExportOptions(out_dir=Path(out_dir) if out_dir else None, **options)
+        w = Worker(export_predictions, jobs, opts, self.colorizer)
+        w.signals.progress.connect(
+            lambda ev: self.message.emit(f"Exported {int(ev.done)}/{len(jobs)}: {ev.data.get('output') or ev.data.get('reason', '')}"))
+        w.signals.result.connect(self._on_exported)
+        w.signals.error.connect(self._on_worker_error)
+        self.export_runner.start(w)
+        return w
+
+    def _on_exported(self, results) -> None:
+        ok = sum(1 for _, out, _ in results if out is not None)
+        bad = len(results) - ok
+        self.message.emit(f"Exported {ok} image(s)" + (f", {bad} failed" if bad else ""))
+        self.exported.emit(results)
+
+    # -- current image and temperature -----------------------------------------------------------
+    @property
+    def current_item(self) -> Optional[QueueItem]:
+        if 0 <= self.current < len(self.queue.items):
+            return self.queue.items[self.current]
+        return None
+
+    @property
+    def prediction(self):
+        it = self.current_item
+        return it.prediction if it is not None else None
+
+    @property
+    def T(self) -> float:
+        it = self.current_item
+        if it is None or it.T is None:
+            return self.default_T
+        return float(it.T)
+
+    def set_current(self, row: int) -> None:
+        self.current = row if 0 <= row < len(self.queue.items) else -1
+        self.pinned = None
+        it = self.current_item
+        if it is not None:
+            if it.prediction is not None:
+                self._touch(self.current)
+            elif it.state == DONE:  # its prediction was dropped to save memory: colorize it again
+                self.queue.set_state(self.current, QUEUED)
+                self.start()
+        self.current_changed.emit(self.current)
+        self.temperature_changed.emit(self.T)
+        self.render(exact=True)
+
+    def set_T(self, T: float, exact: bool = False) -> None:
+        """A new T for the current image: re-decode the cached logits (no inference)."""
+        T = float(min(T_MAX, max(T_MIN, T)))
+        it = self.current_item
+        if it is not None:
+            it.T = T
+        self.render(exact=exact)
+
+    def preview(self, exact: bool = False) -> Optional[np.ndarray]:
+        pred = self.prediction
+        if pred is None:
+            return None
+        kw = {"max_pixels": self.preview_max_pixels} if self.preview_max_pixels else {}
+        return pred.preview(self.T, exact=exact, **kw)
+
+    def render(self, exact: bool = False) -> None:
+        """Show the current image at the current T: the fast preview now; with ``exact`` the exact preview follows
+        from a worker (it replaces the fast one only if the image and T are still the same)."""
+        self._render_gen += 1
+        fast = self.preview(False)
+        self.preview_changed.emit(fast)
+        self.distribution_changed.emit(self.distribution_info())
+        if exact and fast is not None:
+            self._start_exact()
+
+    @property
+    def exact_pending(self) -> bool:
+        return self.render_runner.busy
+
+    def _start_exact(self) -> None:
+        gen = self._render_gen
+        self.render_runner.cancel_all()  # an older exact render is no longer wanted
+        w = Worker(render_exact, self.prediction, self.T, self.preview_max_pixels)
+        w.signals.result.connect(lambda rgb, g=gen: self._on_exact(g, rgb))
+        self.render_runner.start(w)
+
+    def _on_exact(self, gen: int, rgb) -> None:
+        if gen == self._render_gen and rgb is not None:
+            self.preview_changed.emit(rgb)
+
+    # -- per-pixel distribution -------------------------------------------------------------------
+    def set_hover(self, y: Optional[float], x: Optional[float]) -> None:
+        """Image coordinates (full resolution) under the cursor; ignored while a pixel is pinned."""
+        self.hover = None if y is None else (float(y), float(x))
+        if self.pinned is None:
+            self.distribution_changed.emit(self.distribution_info())
+
+    def pin(self, y: Optional[float], x: Optional[float]) -> None:
+        self.pinned = None if y is None else (float(y), float(x))
+        self.distribution_changed.emit(self.distribution_info())
+
+    def distribution_info(self, y: Optional[float] = None, x: Optional[float] = None) -> Optional[dict]:
+        """Bin probabilities at the current T for a pixel (the pinned one, else the hovered one)."""
+        pred = self.prediction
+        if pred is None:
+            return None
+        if y is None:
+            where = self.pinned or self.hover
+            if where is None:
+                return None
+            y, x = where
+        H, W = pred.shape
+        if not (0 <= y < H and 0 <= x < W):
+            return None
+        T = self.T
+        p = pred.distribution_at(y, x, T)
+        centers = pred.manifest.bins.centers
+        mean = (p[:, None] * centers).sum(0) / max(float(p.sum()), 1e-12)
+        mode = int(np.argmax(p))
+        return {"y": y, "x": x, "T": T, "probabilities": p, "centers": centers, "mean": mean,
+                "mode": centers[mode], "mode_index": mode, "pinned": self.pinned is not None}

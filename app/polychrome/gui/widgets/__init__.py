@@ -1,0 +1,8 @@
+"""Widgets: views only. They show what a controller gives them and report what the user did."""
+
+from .distribution import DistributionDock
+from .image_view import ImageView
+from .queue_view import QueueView
+from .temperature import TemperatureSlider
+
+__all__ = ["DistributionDock", "ImageView", "QueueView", "TemperatureSlider"]
