@@ -259,6 +259,10 @@ def test_moving_the_slider_changes_pixels_without_inference(qtbot, tmp_path, kno
     qtbot.waitUntil(lambda: np.array_equal(window.image_view.image, before), timeout=WAIT_MS)
     assert c.colorizer.run_count == runs
 
+    # a T set on the controller (not by the slider) moves the slider too
+    c.set_T(0.2)
+    assert slider.value() == pytest.approx(0.2, abs=2e-3)
+
 
 def test_a_stale_exact_render_never_replaces_a_newer_preview(qtbot, tmp_path, known_model, window_for):
     make_images(tmp_path / "in", 1, 0)

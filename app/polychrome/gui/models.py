@@ -396,8 +396,11 @@ class ColorizeController(QObject):
         """A new T for the current image: re-decode the cached logits (no inference)."""
         T = float(min(T_MAX, max(T_MIN, T)))
         it = self.current_item
+        changed = it is not None and it.T != T
         if it is not None:
             it.T = T
+        if changed:
+            self.temperature_changed.emit(T)  # keeps every view of T (the slider) in step with the controller
         self.render(exact=exact)
 
     def preview(self, exact: bool = False) -> Optional[np.ndarray]:
