@@ -366,8 +366,9 @@ class PreviewMerger:
             y1 = min(H, y0 + R)
             a, b = cv2.split(up[y0:y1])
             f = self.fy[y0:y1]
-            fx = cv2.max(cv2.add(cv2.multiply(a, self.fade_a[y0:y1]), f), 0.0)
-            fz = cv2.max(cv2.add(cv2.multiply(b, self.fade_b[y0:y1]), f), 0.0)
+            # (a negative f cubes to a negative X or Z; the clamp of linear RGB below takes care of it)
+            fx = cv2.add(cv2.multiply(a, self.fade_a[y0:y1]), f)
+            fz = cv2.add(cv2.multiply(b, self.fade_b[y0:y1]), f)
             X, Z = cv2.pow(fx, 3), cv2.pow(fz, 3)
             if self.has_dark:
                 X = cv2.add(X, self.dark[y0:y1])
