@@ -601,3 +601,10 @@ def test_cli_train_end_to_end(photos, tmp_path, _isolated_user_models):
     assert main(["train", str(photos), "--out", "cli-model", "--output", str(out), "--size", "32"]) == 2
     assert main(["train", str(photos)]) == 2
     assert main(["train", str(photos), "--out", "y", "--size", "40"]) == 2
+
+
+def test_format_duration_is_shared_and_handles_unknowns():
+    from polychrome.core.progress import format_duration
+
+    assert [format_duration(s) for s in (None, float("inf"), float("nan"), "x", 12.4, 247, 3900)] == [
+        "?", "?", "?", "?", "12s", "4m07s", "1h05m"]

@@ -1510,11 +1510,19 @@ def _atomic_write(target: Path, write: Callable[[BinaryIO], None], overwrite: bo
                 pass
 
 
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[BinaryIO], None], overwrite: bool = True
+) -> Path:
+    """Produce a file atomically: ``write(fileobj)`` fills a temp file beside ``path``, which is fsynced and renamed
+    into place. Nothing half-written is ever left; OS errors become ImageWriteError with a one-line reason."""
+    target = Path(path)
+    _atomic_write(target, write, overwrite)
+    return target
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename); errors become ImageWriteError."""
-    target = Path(path)
-    _atomic_write(target, lambda f: f.write(data), overwrite)
-    return target
+    return atomic_write(path, lambda f: f.write(data), overwrite)
 
 
 def _convert_bit_depth(arr: np.ndarray, bit_depth: int) -> np.ndarray:

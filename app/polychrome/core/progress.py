@@ -121,6 +121,18 @@ class Progress:
             )
 
 
+def format_duration(seconds: Optional[float]) -> str:
+    """``1h05m``, ``4m07s``, ``12s``; ``?`` for unknown (None, non-numeric, infinite)."""
+    if seconds is None or not isinstance(seconds, (int, float)) or seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return "?"
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
 def ensure_progress(progress: Optional[Progress]) -> Progress:
     """Return ``progress`` or a silent one, so callees never test for None."""
     return progress if progress is not None else Progress()

@@ -11,13 +11,13 @@ This module imports no torch at import time: :func:`add_parser` only builds the 
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+
+from ..core.progress import format_duration
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -98,15 +98,6 @@ def _err(msg: str) -> None:
     print(f"polychrome train: {msg}", file=sys.stderr)
 
 
-def _fmt_time(s: Optional[float]) -> str:
-    if s is None or not isinstance(s, (int, float)) or not math.isfinite(s):
-        return "?"
-    s = int(round(s))
-    if s >= 3600:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
 
 
 class _Printer:
@@ -136,7 +127,7 @@ class _Printer:
             self._print(
                 f"epoch {d.get('epoch')}/{d.get('epochs')}  step {d.get('step')}/{d.get('total_steps')}  "
                 f"loss {d.get('loss', float('nan')):.4f}  (epoch mean {tl if tl is None else f'{tl:.4f}'})  "
-                f"lr {lr:.2e}  {'' if ips is None else f'{ips:.1f} img/s  '}ETA {_fmt_time(d.get('eta_s'))}"
+                f"lr {lr:.2e}  {'' if ips is None else f'{ips:.1f} img/s  '}ETA {format_duration(d.get('eta_s'))}"
             )
         elif phase == "val":
             m = d.get("metrics") or {}

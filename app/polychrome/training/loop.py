@@ -30,7 +30,6 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -44,10 +43,11 @@ from torch.utils.data import DataLoader
 from .. import __version__
 from ..core.bins import ABBins, in_gamut_bins
 from ..core.color import lab_to_srgb
-from ..core.errors import ModelError, PolychromeError
+from ..core.errors import ImageWriteError, ModelError, PolychromeError
 from ..core.merge import merge_lab, upsample_ab_fixed
 from ..core.metrics import compute_all
 from ..core.prior import PriorAccumulator
+from ..core.imageio import atomic_write
 from ..core.progress import Cancelled, Progress, ensure_progress
 from .data import (
     ColorizationDataset,
@@ -272,33 +272,13 @@ def _set_rng_state(state: Dict[str, Any]) -> None:
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     """torch.save to a temp file in the target folder, fsync, rename: the old file or the new, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise TrainingError(f"{path}: cannot write the checkpoint: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        atomic_write(path, lambda fh: torch.save(obj, fh))
+    except ImageWriteError as exc:
+        reason = exc.reason[len("cannot write: "):] if exc.reason.startswith("cannot write: ") else exc.reason
+        raise TrainingError(f"{path}: cannot write the checkpoint: {reason}") from None
 
 
-def _fmt_time(s: Optional[float]) -> str:
-    if s is None or not math.isfinite(s):
-        return "?"
-    s = int(round(s))
-    if s >= 3600:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
 
 
 # ---------------------------------------------------------------------------------------------------------------
