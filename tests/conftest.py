@@ -19,6 +19,8 @@ def _isolated_user_models(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("POLYCHROME_USER_MODELS", str(d))
     monkeypatch.delenv("POLYCHROME_DEFAULT_MODEL", raising=False)
     monkeypatch.delenv("POLYCHROME_MODEL_PATH", raising=False)
+    # the app's settings go to a throwaway ini file, never the user's real ones
+    monkeypatch.setenv("POLYCHROME_SETTINGS", str(tmp_path_factory.mktemp("settings") / "polychrome.ini"))
     yield d
 
 

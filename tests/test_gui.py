@@ -74,7 +74,9 @@ def window_for(qtbot):
     made = []
 
     def make(colorizer):
-        w = MainWindow(ColorizeController(colorizer))
+        from polychrome.gui.settings import AppSettings
+
+        w = MainWindow(ColorizeController(colorizer), AppSettings())  # a per-test ini file (conftest)
         qtbot.addWidget(w)
         made.append(w)
         return w
@@ -82,6 +84,11 @@ def window_for(qtbot):
     yield make
     for w in made:
         w.controller.shutdown(10000)
+
+
+def write_gray(path: Path, h: int, w: int) -> Path:
+    x = np.linspace(20, 235, w, dtype=np.float32)
+    return imageio.write_image(path, np.repeat(x[None, :], h, axis=0).astype(np.uint8))
 
 
 def finished(controller, n):
@@ -236,7 +243,8 @@ def test_moving_the_slider_changes_pixels_without_inference(qtbot, tmp_path, kno
     # drag: fast preview while the slider is down, exact render on release
     slider.slider.setSliderDown(True)
     slider.slider.setValue(T_to_position(1.0))
-    assert c.T == pytest.approx(1.0, abs=1e-3)
+    # drag moves are coalesced: decoded on the next turn of the event loop
+    qtbot.waitUntil(lambda: c.T == pytest.approx(1.0, abs=1e-3), timeout=2000)
     dragged = window.image_view.image.copy()
     assert not np.array_equal(dragged, before)
     np.testing.assert_array_equal(dragged, c.prediction.preview(c.T))
@@ -361,9 +369,10 @@ def test_export_writes_every_image_at_its_own_T_without_inference(qtbot, tmp_pat
     runs = c.colorizer.run_count
     out = tmp_path / "out"
     out.mkdir()
-    window._ask_folder = lambda title: str(out)
+    dlg = window.export_all()  # the export dialog, as File ▸ Export All opens it
+    dlg.folder_edit.setText(str(out))
     with qtbot.waitSignal(c.exported, timeout=WAIT_MS) as sig:
-        window.export_all()
+        dlg.accept()
     results = sig.args[0]
     assert len(results) == 3 and all(o is not None and not r for _, o, r in results)
     assert c.colorizer.run_count == runs
@@ -375,10 +384,13 @@ def test_export_writes_every_image_at_its_own_T_without_inference(qtbot, tmp_pat
         got = imageio.read_image(path).pixels
         np.testing.assert_array_equal(got, it.prediction.render(T, out_dtype=np.uint8))
     # exporting again never overwrites: new names
+    dlg = window.export_current()
+    assert dlg.options()["scope"] == "current" and dlg.options()["out_dir"] == str(out)  # folder remembered
     with qtbot.waitSignal(c.exported, timeout=WAIT_MS) as sig:
-        window.export_current()
+        dlg.accept()
     (_, again, _), = sig.args[0]
     assert Path(again) != written[1] and Path(again).exists()
+    assert window.export_summary is not None
 
 
 def test_real_mouse_hover_and_click_on_a_downscaled_preview(qtbot, tmp_path, known_model):
@@ -594,3 +606,136 @@ def test_selecting_a_failed_row_shows_its_reason(qtbot, tmp_path, conv_model_pat
     window.queue_view.setCurrentIndex(c.queue.index(row))
     assert c.current == row and window.image_view.image is None
     assert c.queue.items[row].reason in window.image_view.placeholder.text()
+
+
+# -- settings, recent files, preferences, about, navigation ------------------------------------------------------
+
+def test_settings_remember_layout_recent_files_folders_and_start_T(qtbot, tmp_path, known_model):
+    from polychrome.gui.settings import AppSettings
+
+    ini = tmp_path / "s.ini"
+    imgs = [write_gray(tmp_path / f"g{i}.png", 40, 56) for i in range(3)]
+    c = ColorizeController(Colorizer(str(known_model)))
+    w = MainWindow(c, AppSettings(str(ini)))
+    qtbot.addWidget(w)
+    w.resize(720, 540)
+    w.add_paths([str(p) for p in imgs[:2]])
+    w.add_paths([str(imgs[2])])
+    qtbot.waitUntil(lambda: not c.running and c.queue.counts()["done"] == 3, timeout=20000)
+    w.distribution.hide()
+    w._remember_dir("export", str(tmp_path / "x"))
+    w.close()
+
+    s = AppSettings(str(ini))
+    assert s.recent_files()[0] == str(imgs[2].resolve())  # newest first
+    assert set(s.recent_files()) == {str(p.resolve()) for p in imgs}
+    assert s.last_dir("export") == str(tmp_path)
+    assert s.last_dir("open") == str(Path.home())  # never set: home
+    s.start_T = 0.2
+    s.sync()
+
+    c2 = ColorizeController(Colorizer(str(known_model)))
+    c2.start_T = AppSettings(str(ini)).start_T
+    w2 = MainWindow(c2, AppSettings(str(ini)))
+    qtbot.addWidget(w2)
+    assert (w2.size().width(), w2.size().height()) == (720, 540)  # geometry restored
+    w2.show()
+    assert not w2.distribution.isVisible()  # dock layout restored
+    assert w2.distribution.toggleViewAction().isChecked() is False
+    recent_labels = [a.text() for a in w2.recent_menu.actions() if a.isEnabled()]
+    assert recent_labels[0].endswith("g2.png") and "Clear Recent" in recent_labels
+    # a recent entry re-opens the file
+    w2.recent_menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: not c2.running and c2.queue.counts()["done"] == 1, timeout=20000)
+    c2.set_current(0)
+    assert c2.T == pytest.approx(0.2)  # new images start at the saved start T, not the model's default
+    w2.slider.reset()
+    assert c2.T == pytest.approx(c2.default_T)
+    w2.close()
+
+
+def test_preferences_dialog_changes_provider_model_and_start_T(qtbot, tmp_path, known_model, bins):
+    from polychrome.gui.settings import AppSettings
+    from polychrome.gui.widgets.settings_dialog import SettingsDialog
+
+    other = tmp_path / "other.onnx"
+    other.write_bytes(Path(known_model).read_bytes())
+    c = ColorizeController(Colorizer(str(known_model)))
+    settings = AppSettings(str(tmp_path / "s.ini"))
+    w = MainWindow(c, settings)
+    qtbot.addWidget(w)
+    dlg = w.show_preferences()
+    assert isinstance(dlg, SettingsDialog)
+    assert dlg.provider_combo.itemData(0) == "" and dlg.provider_combo.findData("cpu") > 0
+    dlg.provider_combo.setCurrentIndex(dlg.provider_combo.findData("cpu"))
+    dlg.t_fixed.setChecked(True)
+    dlg.t_spin.setValue(0.25)
+    dlg._select(dlg.model_combo, str(other))
+    dlg.accept()
+    assert c.provider == "cpu" and c.start_T == pytest.approx(0.25)
+    assert c.model_path.resolve() == other.resolve()
+    assert settings.provider == "cpu" and settings.start_T == pytest.approx(0.25)
+    assert settings.model == str(other)
+    w.close()
+
+
+def test_saved_model_is_used_and_a_missing_one_falls_back_to_the_default(qtbot, tmp_path, known_model, monkeypatch):
+    from polychrome.gui.app import create_window
+    from polychrome.gui.settings import AppSettings
+
+    s = AppSettings(str(tmp_path / "s.ini"))
+    s.model = str(known_model)
+    w = create_window(settings=s)
+    qtbot.addWidget(w)
+    assert w.controller.model_path.resolve() == Path(known_model).resolve()
+    w.close()
+    s.model = str(tmp_path / "gone.onnx")
+    monkeypatch.setenv("POLYCHROME_MODEL_PATH", str(Path(known_model).parent))
+    w2 = create_window(settings=s)
+    qtbot.addWidget(w2)
+    assert w2.controller.colorizer is not None  # fell back to a model the registry finds
+    w2.close()
+
+
+def test_about_box_shows_the_model_card_and_licences(qtbot, tmp_path, known_model):
+    model = tmp_path / "carded.onnx"
+    model.write_bytes(Path(known_model).read_bytes())
+    (tmp_path / "carded.md").write_text("# Card\n\nTrained on *test* photos. Licence: CC0.\n")
+    c = ColorizeController(Colorizer(str(model)))
+    w = MainWindow(c)
+    qtbot.addWidget(w)
+    dlg = w.show_about()
+    text = dlg.model_text.toPlainText()
+    assert c.colorizer.manifest.name in text and "Trained on test photos" in text
+    assert "Default temperature" in text
+    licences = dlg.tabs.widget(2).toPlainText()
+    assert "ONNX Runtime" in licences and "LGPL" in licences
+    dlg.close()
+    w.close()
+
+
+def test_next_previous_and_slider_drags_are_coalesced(qtbot, tmp_path, known_model):
+    imgs = [write_gray(tmp_path / f"n{i}.png", 40, 56) for i in range(3)]
+    c = ColorizeController(Colorizer(str(known_model)))
+    w = MainWindow(c)
+    qtbot.addWidget(w)
+    w.add_paths([str(p) for p in imgs])
+    qtbot.waitUntil(lambda: not c.running and c.queue.counts()["done"] == 3, timeout=20000)
+    c.set_current(0)
+    w.next_action.trigger()
+    assert c.current == 1
+    w.next_action.trigger()
+    w.next_action.trigger()
+    assert c.current == 2  # stops at the end
+    w.previous_action.trigger()
+    assert c.current == 1
+
+    renders = []
+    c.preview_changed.connect(lambda rgb: renders.append(rgb))
+    for T in (0.1, 0.2, 0.3, 0.4, 0.5):  # five drag events within one event-loop turn
+        w._on_slider_drag(T)
+    assert renders == []  # nothing decoded yet
+    qtbot.waitUntil(lambda: len(renders) >= 1, timeout=2000)
+    qtbot.wait(50)
+    assert len(renders) == 1 and c.T == pytest.approx(0.5)  # only the newest T was decoded
+    w.close()

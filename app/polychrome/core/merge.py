@@ -17,6 +17,7 @@ coarse grid cannot see.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Tuple
 
@@ -353,8 +354,11 @@ class PreviewMerger:
     def shape(self) -> Tuple[int, int]:
         return self.L.shape
 
-    def render(self, ab: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """(h, w, 2) coarse ab -> (H, W, 3) uint8 sRGB preview (bilinear upsampling)."""
+    def render(self, ab: np.ndarray, out: Optional[np.ndarray] = None, threads: Optional[int] = None) -> np.ndarray:
+        """(h, w, 2) coarse ab -> (H, W, 3) uint8 sRGB preview (bilinear upsampling).
+
+        The rows are split into one band per thread (cv2 releases the GIL, so bands run in parallel); ``threads``
+        defaults to the CPU count, at most 4."""
         H, W = self.L.shape
         up = cv2.resize(np.asarray(ab, dtype=np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
         if out is None:
@@ -362,22 +366,49 @@ class PreviewMerger:
         lut = _preview_gamma_lut()
         M = np.ascontiguousarray(_XYZN2RGB, dtype=np.float32)
         R = self.strip_rows
-        for y0 in range(0, H, R):
-            y1 = min(H, y0 + R)
-            a, b = cv2.split(up[y0:y1])
-            f = self.fy[y0:y1]
-            # (a negative f cubes to a negative X or Z; the clamp of linear RGB below takes care of it)
-            fx = cv2.add(cv2.multiply(a, self.fade_a[y0:y1]), f)
-            fz = cv2.add(cv2.multiply(b, self.fade_b[y0:y1]), f)
-            X, Z = cv2.pow(fx, 3), cv2.pow(fz, 3)
-            if self.has_dark:
-                X = cv2.add(X, self.dark[y0:y1])
-                Z = cv2.add(Z, self.dark[y0:y1])
-            lin = cv2.transform(cv2.merge([X, self.Y[y0:y1], Z]), M)
-            cv2.max(lin, 0.0, dst=lin)
-            cv2.sqrt(lin, dst=lin)
-            cv2.LUT(cv2.convertScaleAbs(lin, alpha=255.0), lut, dst=out[y0:y1])
+
+        def band(rows: Tuple[int, int]) -> None:
+            for y0 in range(rows[0], rows[1], R):
+                y1 = min(rows[1], y0 + R)
+                a, b = cv2.split(up[y0:y1])
+                f = self.fy[y0:y1]
+                # (a negative f cubes to a negative X or Z; the clamp of linear RGB below takes care of it)
+                fx = cv2.add(cv2.multiply(a, self.fade_a[y0:y1]), f)
+                fz = cv2.add(cv2.multiply(b, self.fade_b[y0:y1]), f)
+                X, Z = cv2.pow(fx, 3), cv2.pow(fz, 3)
+                if self.has_dark:
+                    X = cv2.add(X, self.dark[y0:y1])
+                    Z = cv2.add(Z, self.dark[y0:y1])
+                lin = cv2.transform(cv2.merge([X, self.Y[y0:y1], Z]), M)
+                cv2.max(lin, 0.0, dst=lin)
+                cv2.sqrt(lin, dst=lin)
+                cv2.LUT(cv2.convertScaleAbs(lin, alpha=255.0), lut, dst=out[y0:y1])
+
+        n = _preview_threads() if threads is None else max(1, int(threads))
+        n = min(n, max(1, H // (4 * R)))
+        if n <= 1:
+            band((0, H))
+        else:
+            step = -(-H // n)
+            step += (-step) % R  # bands on strip boundaries
+            bands = [(y, min(H, y + step)) for y in range(0, H, step)]
+            list(_preview_pool().map(band, bands))
         return out
+
+
+_PREVIEW_POOL: Optional[ThreadPoolExecutor] = None
+
+
+def _preview_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _preview_pool() -> ThreadPoolExecutor:
+    """A persistent pool for preview bands (a new pool per slider move would cost more than it saves)."""
+    global _PREVIEW_POOL
+    if _PREVIEW_POOL is None:
+        _PREVIEW_POOL = ThreadPoolExecutor(max_workers=_preview_threads(), thread_name_prefix="preview")
+    return _PREVIEW_POOL
 
 
 _GAMMA_LUT: Optional[np.ndarray] = None

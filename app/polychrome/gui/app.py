@@ -11,11 +11,14 @@ import sys
 import traceback
 from typing import List, Optional
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .main_window import MainWindow
 from .models import ColorizeController
+from .settings import AppSettings
+from .startup import apply_app_icon, watch_first_show
 
 log = logging.getLogger("polychrome.gui")
 
@@ -66,11 +69,22 @@ class ExceptionHook:
             sys.excepthook = self.previous
 
 
-def create_window(model=None, provider: Optional[str] = None, inputs: Optional[List[str]] = None) -> MainWindow:
-    """The controller (model loaded, or the reason it could not be) and its window; QApplication must exist."""
+def create_window(model=None, provider: Optional[str] = None, inputs: Optional[List[str]] = None,
+                  settings: Optional[AppSettings] = None) -> MainWindow:
+    """The controller (model loaded, or the reason it could not be) and its window; QApplication must exist.
+
+    Without an explicit ``model``/``provider`` the ones saved in ``settings`` are used; a saved model that no
+    longer opens falls back to the default model (and the status bar says why)."""
     controller = ColorizeController()
-    controller.load_model(model, provider)
-    window = MainWindow(controller)
+    if settings is not None:
+        controller.start_T = settings.start_T
+        provider = provider or settings.provider
+    saved = settings.model if (settings is not None and model is None) else None
+    if not (saved and controller.load_model(saved, provider)):
+        controller.load_model(model, provider)
+        if saved:
+            controller.message.emit(f"The saved model {saved} could not be opened; using the default model")
+    window = MainWindow(controller, settings)
     if inputs:
         window.add_paths(list(inputs))
     return window
@@ -79,11 +93,16 @@ def create_window(model=None, provider: Optional[str] = None, inputs: Optional[L
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if QApplication.instance() is None:  # HiDPI: fractional scale factors (125 %, 150 %) as the screen says
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Polychrome")
+    app.setOrganizationName("Polychrome")
+    apply_app_icon(app)
     hook = ExceptionHook().install()
     try:
-        window = create_window(args.model, args.provider, args.inputs)
+        window = create_window(args.model, args.provider, args.inputs, AppSettings())
+        watch_first_show(window)  # $POLYCHROME_STARTUP_TIMING: print the cold-start time
         window.show()
         if args.quit_after is not None:
             QTimer.singleShot(max(0, args.quit_after), window.close)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from typing import List, Optional
 
-from PySide6.QtCore import Qt
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -18,18 +20,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import __version__
 from ..core import imageio
-from .models import ColorizeController
+from .ab import ABController
+from .models import DONE, ColorizeController
+from .settings import AppSettings
 from .widgets import DistributionDock, ImageView, QueueView, TemperatureSlider
+from .widgets.ab_view import ABDialog
+from .widgets.about import AboutDialog
+from .widgets.export_dialog import SCOPE_ALL, SCOPE_CURRENT, ExportDialog, ExportSummaryDialog
+from .widgets.settings_dialog import SettingsDialog, provider_choices
 
 log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, controller: ColorizeController, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, controller: ColorizeController, settings: Optional[AppSettings] = None,
+                 parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.controller = controller
         controller.setParent(self)
+        self.settings = settings
         self.setWindowTitle("Polychrome")
         self.resize(1200, 800)
         self.setAcceptDrops(True)
@@ -78,15 +89,26 @@ class MainWindow(QMainWindow):
         controller.queue_progress.connect(self._on_queue_progress)
         controller.failed.connect(self.show_error)
         self.error_box: Optional[QMessageBox] = None
+        self.export_dialog: Optional[ExportDialog] = None
+        self.export_summary: Optional[ExportSummaryDialog] = None
+        self.ab_dialog: Optional[ABDialog] = None
         # views → controller
         self.queue_view.row_selected.connect(controller.set_current)
-        self.slider.changed.connect(lambda T: controller.set_T(T, exact=False))
-        self.slider.committed.connect(lambda T: controller.set_T(T, exact=True))
+        # While dragging, slider moves are coalesced: only the newest T is decoded once the event loop is free, so
+        # a fast drag never queues stale renders; release/keyboard/reset render exactly at once.
+        self._pending_T: Optional[float] = None
+        self._drag_timer = QTimer(self)
+        self._drag_timer.setSingleShot(True)
+        self._drag_timer.setInterval(0)
+        self._drag_timer.timeout.connect(self._apply_pending_T)
+        self.slider.changed.connect(self._on_slider_drag)
+        self.slider.committed.connect(self._on_slider_commit)
         self.image_view.hovered.connect(self._on_hover)
         self.image_view.clicked.connect(self._on_click)
 
         self._show_status(controller.status)
         self._on_running()
+        self._restore_layout()
 
     # -- menus ----------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -97,12 +119,15 @@ class MainWindow(QMainWindow):
         self.open_folder_action.triggered.connect(self.open_folder)
         self.export_current_action = QAction("&Export Current…", self, shortcut=QKeySequence.StandardKey.Save)
         self.export_current_action.triggered.connect(self.export_current)
-        self.export_all_action = QAction("Export &All Colorized…", self)
+        self.export_all_action = QAction("Export &All Colorized…", self, shortcut=QKeySequence("Ctrl+Shift+S"))
         self.export_all_action.triggered.connect(self.export_all)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         for a in (self.open_action, self.open_folder_action):
             file_menu.addAction(a)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
         file_menu.addSeparator()
         file_menu.addAction(self.export_current_action)
         file_menu.addAction(self.export_all_action)
@@ -116,14 +141,44 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self.controller.cancel)
         run_menu.addAction(self.start_action)
         run_menu.addAction(self.cancel_action)
+        run_menu.addSeparator()
+        self.ab_action = QAction("&Blind A/B Test…", self)
+        self.ab_action.triggered.connect(self.open_ab)
+        run_menu.addAction(self.ab_action)
 
         self.model_menu = self.menuBar().addMenu("&Model")
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
         self._fill_model_menu()
 
-        view_menu = self.menuBar().addMenu("&View")
+        self.preferences_action = QAction("&Preferences…", self, shortcut=QKeySequence.StandardKey.Preferences)
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.preferences_action.triggered.connect(self.show_preferences)
+        self.model_menu.addSeparator()
+        self.model_menu.addAction(self.preferences_action)
+
+        self.view_menu = view_menu = self.menuBar().addMenu("&View")
+        self.next_action = QAction("&Next Image", self, shortcut=QKeySequence(Qt.Key.Key_PageDown))
+        self.next_action.triggered.connect(lambda: self.controller.step_current(1))
+        self.previous_action = QAction("&Previous Image", self, shortcut=QKeySequence(Qt.Key.Key_PageUp))
+        self.previous_action.triggered.connect(lambda: self.controller.step_current(-1))
+        self.reset_T_action = QAction("&Reset Temperature", self, shortcut=QKeySequence("Ctrl+0"))
+        self.reset_T_action.triggered.connect(self.slider.reset)
+        self.warmer_action = QAction("More &Vivid (lower T)", self, shortcut=QKeySequence("Ctrl+["))
+        self.warmer_action.triggered.connect(lambda: self.controller.set_T(self.controller.T - 0.02, exact=True))
+        self.cooler_action = QAction("More &Muted (higher T)", self, shortcut=QKeySequence("Ctrl+]"))
+        self.cooler_action.triggered.connect(lambda: self.controller.set_T(self.controller.T + 0.02, exact=True))
+        for a in (self.next_action, self.previous_action, self.reset_T_action, self.warmer_action,
+                  self.cooler_action):
+            view_menu.addAction(a)
+        view_menu.addSeparator()
         for dock in (self.queue_dock, self.distribution):
             view_menu.addAction(dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = QAction("&About Polychrome", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
 
     def _fill_model_menu(self) -> None:
         """The usable models of runtime.registry (the current one checked) and "Open Model File…"."""
@@ -143,40 +198,182 @@ class MainWindow(QMainWindow):
         menu.addAction("Open Model File…").triggered.connect(self.open_model_file)
 
     def open_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a Polychrome model", "", "ONNX models (*.onnx)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open a Polychrome model", self._last_dir("model"),
+                                              "ONNX models (*.onnx)")
         if path:
-            self.controller.switch_model(path)
+            self._remember_dir("model", path)
+            if self.controller.switch_model(path) and self.settings is not None:
+                self.settings.model = path
+
+    def _last_dir(self, what: str) -> str:
+        return self.settings.last_dir(what) if self.settings is not None else ""
+
+    def _remember_dir(self, what: str, path: str) -> None:
+        if self.settings is not None:
+            self.settings.set_last_dir(what, path)
 
     def open_files(self) -> None:
         exts = " ".join(f"*{e}" for e in imageio.SUPPORTED_EXTENSIONS)
-        files, _ = QFileDialog.getOpenFileNames(self, "Open images", "", f"Images ({exts});;All files (*)")
+        files, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_dir("open"),
+                                                f"Images ({exts});;All files (*)")
         if files:
+            self._remember_dir("open", files[0])
             self.add_paths(files)
 
     def open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self._last_dir("open"))
         if folder:
+            self._remember_dir("open", str(Path(folder) / "x"))
             self.add_paths([folder])
 
-    def _ask_folder(self, title: str) -> str:
-        return QFileDialog.getExistingDirectory(self, title)
-
-    def export_current(self) -> None:
-        it = self.controller.current_item
-        if it is None or it.prediction is None:
-            self.statusBar().showMessage("Select a colorized image first", 5000)
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        recent = self.settings.recent_files() if self.settings is not None else []
+        if not recent:
+            menu.addAction("No recent files").setEnabled(False)
             return
-        folder = self._ask_folder("Export the current image to…")
-        if folder:
-            self.controller.export([self.controller.current], folder)
+        for i, path in enumerate(recent):
+            label = f"&{i + 1} {Path(path).name}" if i < 9 else Path(path).name
+            a = menu.addAction(label)
+            a.setToolTip(path)
+            a.triggered.connect(lambda _c=False, p=path: self.add_paths([p]))
+        menu.addSeparator()
+        menu.addAction("Clear Recent").triggered.connect(self._clear_recent)
 
-    def export_all(self) -> None:
-        folder = self._ask_folder("Export every colorized image to…")
+    def _clear_recent(self) -> None:
+        if self.settings is not None:
+            self.settings.clear_recent()
+
+    def show_preferences(self) -> Optional[SettingsDialog]:
+        """The preferences dialog (model, provider, start T); applied when accepted."""
+        from ..runtime import providers
+
+        c = self.controller
+        current = str(c.model_path) if c.model_path else None
+        dlg = SettingsDialog(
+            [(f"{name} ({p.name})", str(p)) for name, p in c.available_models()],
+            provider_choices(providers.available()),
+            model=(self.settings.model if self.settings else None) or current,
+            provider=c.provider, start_T=c.start_T, model_default_T=c.default_T,
+            provider_status=c.status, parent=self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self.apply_preferences(dlg.values()))
+        dlg.open()
+        return dlg
+
+    def apply_preferences(self, values: dict) -> None:
+        c = self.controller
+        c.start_T = values.get("start_T")
+        provider_changed = (values.get("provider") or None) != (c.provider or None)
+        model = values.get("model")
+        current = str(c.model_path) if c.model_path else None
+        if provider_changed or (model and model != current):
+            c.provider = values.get("provider") or None
+            c.switch_model(model or current)
+        else:
+            c.set_current(c.current)  # the start T may have changed what an untouched image shows
+        if self.settings is not None:
+            self.settings.start_T = c.start_T
+            self.settings.provider = c.provider
+            self.settings.model = model
+
+    def show_about(self) -> AboutDialog:
+        c = self.controller
+        manifest = c.colorizer.manifest if c.colorizer is not None else None
+        dlg = AboutDialog(__version__, manifest, c.model_path, parent=self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.open()
+        return dlg
+
+    def _ask_folder(self, title: str) -> str:
+        folder = QFileDialog.getExistingDirectory(self, title, self._last_dir("export"))
         if folder:
-            self.controller.export(None, folder)
+            self._remember_dir("export", str(Path(folder) / "x"))
+        return folder
+
+    def export_current(self) -> Optional[ExportDialog]:
+        it = self.controller.current_item
+        if it is None or it.state != DONE:
+            self.statusBar().showMessage("Select a colorized image first", 5000)
+            return None
+        return self.show_export(SCOPE_CURRENT)
+
+    def export_all(self) -> Optional[ExportDialog]:
+        if not self.controller.queue.rows_in(DONE):
+            self.statusBar().showMessage("Nothing to export yet: no image has been colorized", 5000)
+            return None
+        return self.show_export(SCOPE_ALL)
+
+    def show_export(self, scope: str = SCOPE_ALL) -> ExportDialog:
+        """The export dialog (scope, format, bit depth, folder, suffix, ...); the export runs when accepted."""
+        c = self.controller
+        done = c.queue.rows_in(DONE)
+        it = c.current_item
+        dlg = ExportDialog(current_path=it.path if it is not None and it.state == DONE else None,
+                           count_all=len(done), last_folder=self._last_dir("export") or None,
+                           defaults=self.settings.export_options() if self.settings else None, scope=scope,
+                           sample_path=c.queue.items[done[0]].path if done else None, parent=self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self.run_export(dlg.options()))
+        dlg.open()
+        self.export_dialog = dlg
+        return dlg
+
+    def run_export(self, options: dict) -> Optional[ExportSummaryDialog]:
+        """Start an export with ExportDialog.options(); a summary dialog follows its progress and failures."""
+        opts = dict(options)
+        scope = opts.pop("scope", SCOPE_ALL)
+        if self.settings is not None:
+            self.settings.set_export_options(options)
+            if opts.get("out_dir"):
+                self._remember_dir("export", str(Path(opts["out_dir"]) / "x"))
+        c = self.controller
+        rows = [c.current] if scope == SCOPE_CURRENT else None
+        n = 1 if rows else len(c.queue.rows_in(DONE))
+        worker = c.export(rows, **opts)
+        if worker is None:
+            return None
+        names = {r: q.path.name for r, q in enumerate(c.queue.items)}
+        summary = ExportSummaryDialog(n, names, self)
+        summary.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        summary.track(worker)
+        summary.show()
+        self.export_summary = summary
+        return summary
+
+    def open_ab(self) -> Optional[ABDialog]:
+        """Blind A/B: two models or two temperatures over the loaded images, unlabeled, in random order."""
+        if not self.controller.queue.items:
+            self.statusBar().showMessage("Open some images first: the A/B test runs over the loaded images", 5000)
+            return None
+        dlg = ABDialog(ABController.from_controller(self.controller), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.controller.failed.connect(self.show_error)
+        dlg.open()
+        self.ab_dialog = dlg
+        return dlg
 
     def add_paths(self, paths: List[str]) -> None:
-        self.controller.add_paths(paths)
+        rows, _problems = self.controller.add_paths(paths)
+        if self.settings is not None and rows:
+            self.settings.add_recent([p for p in paths if Path(p).exists()])
+
+    # -- temperature ------------------------------------------------------------------------------
+    def _on_slider_drag(self, T: float) -> None:
+        self._pending_T = T
+        if not self._drag_timer.isActive():
+            self._drag_timer.start()
+
+    def _apply_pending_T(self) -> None:
+        if self._pending_T is not None:
+            T, self._pending_T = self._pending_T, None
+            self.controller.set_T(T, exact=False)
+
+    def _on_slider_commit(self, T: float) -> None:
+        self._drag_timer.stop()
+        self._pending_T = None
+        self.controller.set_T(T, exact=True)
 
     # -- drag and drop ----------------------------------------------------------------------------
     def dragEnterEvent(self, ev) -> None:  # noqa: N802
@@ -268,4 +465,16 @@ class MainWindow(QMainWindow):
         if self.controller.running:
             self.statusBar().showMessage("Cancelling…")
         self.controller.shutdown()
+        if self.settings is not None:
+            self.settings.save_window(self.saveGeometry(), self.saveState())
+            self.settings.sync()
         super().closeEvent(ev)
+
+    def _restore_layout(self) -> None:
+        if self.settings is None:
+            return
+        geometry, state = self.settings.window_geometry(), self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)

@@ -150,6 +150,7 @@ class ColorizeController(QObject):
         self._run_completed = False
         self.pinned: Optional[Tuple[float, float]] = None
         self.hover: Optional[Tuple[float, float]] = None
+        self.start_T: Optional[float] = None  # T new images start at; None: the model's default
         if colorizer is not None:
             self.set_colorizer(colorizer)
 
@@ -339,7 +340,7 @@ class ColorizeController(QObject):
         for r in rows:
             it = self.queue.items[r]
             if it.state == DONE:  # a dropped prediction is computed again by the export
-                T = self.default_T if it.T is None else it.T
+                T = self.T_of(it)
                 jobs.append(ExportJob(r, it.path, it.prediction, T))
         if not jobs:
             self.message.emit("Nothing to export yet: no image has been colorized")
@@ -371,12 +372,17 @@ class ColorizeController(QObject):
         it = self.current_item
         return it.prediction if it is not None else None
 
+    def T_of(self, item: Optional[QueueItem]) -> float:  # noqa: N802
+        """An image's T: its own once set, else the start T from the settings, else the model's default."""
+        if item is not None and item.T is not None:
+            return float(item.T)
+        if self.start_T is not None:
+            return float(min(T_MAX, max(T_MIN, self.start_T)))
+        return self.default_T
+
     @property
     def T(self) -> float:
-        it = self.current_item
-        if it is None or it.T is None:
-            return self.default_T
-        return float(it.T)
+        return self.T_of(self.current_item)
 
     def set_current(self, row: int) -> None:
         self.current = row if 0 <= row < len(self.queue.items) else -1
@@ -391,6 +397,12 @@ class ColorizeController(QObject):
         self.current_changed.emit(self.current)
         self.temperature_changed.emit(self.T)
         self.render(exact=True)
+
+    def step_current(self, delta: int) -> None:
+        """Select the next (``delta`` > 0) or previous image of the queue."""
+        n = len(self.queue.items)
+        if n:
+            self.set_current(min(n - 1, max(0, (self.current if self.current >= 0 else -1) + delta)))
 
     def set_T(self, T: float, exact: bool = False) -> None:
         """A new T for the current image: re-decode the cached logits (no inference)."""

@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...core.color import lab_to_srgb
 
@@ -19,6 +19,22 @@ def bin_colors(centers: np.ndarray, L: float = L_DISPLAY) -> np.ndarray:
     """(Q, 3) uint8 sRGB of each bin centre at lightness L."""
     lab = np.concatenate([np.full((len(centers), 1), L, np.float32), centers.astype(np.float32)], axis=1)
     return (lab_to_srgb(lab) * 255.0 + 0.5).astype(np.uint8)
+
+
+class _Square(QWidget):
+    """Keeps its one child square and centred, so the ab plane stays ±110 on both axes in a tall or wide dock."""
+
+    def __init__(self, child: QWidget) -> None:
+        super().__init__()
+        self.child = child
+        child.setParent(self)
+        self.setMinimumSize(160, 160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        side = min(self.width(), self.height())
+        self.child.setGeometry((self.width() - side) // 2, (self.height() - side) // 2, side, side)
+        super().resizeEvent(ev)
 
 
 class DistributionDock(QDockWidget):
@@ -41,7 +57,7 @@ class DistributionDock(QDockWidget):
             self.plot.addItem(it)
         self.info = QLabel("Hover over the image (click to pin a pixel).")
         self.info.setWordWrap(True)
-        lay.addWidget(self.plot, 1)
+        lay.addWidget(_Square(self.plot), 1)
         lay.addWidget(self.info)
         self.setWidget(body)
         self.probabilities: Optional[np.ndarray] = None
