@@ -20,7 +20,7 @@ from polychrome.gui.app import ExceptionHook, create_window, main  # noqa: E402
 from polychrome.gui.main_window import MainWindow  # noqa: E402
 from polychrome.gui.models import DONE, ERROR, QUEUED, RUNNING, ColorizeController  # noqa: E402
 from polychrome.gui.widgets.temperature import T_to_position, position_to_T  # noqa: E402
-from polychrome.gui.workers import QueueJob, TaskRunner, colorize_queue  # noqa: E402
+from polychrome.gui.workers import QueueJob, TaskRunner, Worker, colorize_queue  # noqa: E402
 from polychrome.runtime import registry  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 
@@ -125,6 +125,7 @@ def test_dropping_files_with_broken_ones_ends_with_done_and_error_rows(qtbot, tm
 
 def test_cancel_stops_the_queue(qtbot, tmp_path, conv_model_path, window_for):
     make_images(tmp_path / "in", 20, 0)
+    SlowColorizer.delay = 0.4  # slack for a busy machine: the cancel must land while files are left
     window = window_for(SlowColorizer(str(conv_model_path)))
     c = window.controller
     c.add_paths([str(tmp_path / "in")])
@@ -185,10 +186,10 @@ def test_worker_reports_unexpected_errors_and_runner_joins(qtbot):
     def boom(progress, cancel):
         raise ValueError("kaput")
 
-    w = runner.run(boom)
-    w.signals.error.connect(lambda msg, tb: seen.setdefault("error", msg))
+    w = Worker(boom)
+    w.signals.error.connect(lambda msg, tb: seen.setdefault("error", msg))  # connected before it can fire
     with qtbot.waitSignal(w.signals.finished, timeout=WAIT_MS):
-        pass
+        runner.start(w)
     assert "kaput" in seen["error"]
 
     def slow(progress, cancel):
@@ -486,7 +487,7 @@ def test_excepthook_logs_and_keeps_running(qtbot, caplog):
     assert "surprise" in caplog.text
 
 
-def run_python(code_or_args, env_extra=None, timeout=60):
+def run_python(code_or_args, env_extra=None, timeout=180):
     import os
     import subprocess
     import sys
@@ -730,6 +731,8 @@ def test_next_previous_and_slider_drags_are_coalesced(qtbot, tmp_path, known_mod
     w.previous_action.trigger()
     assert c.current == 1
 
+    qtbot.waitUntil(lambda: not c.exact_pending, timeout=WAIT_MS)  # the exact render of the selection is in
+    qtbot.wait(20)
     renders = []
     c.preview_changed.connect(lambda rgb: renders.append(rgb))
     for T in (0.1, 0.2, 0.3, 0.4, 0.5):  # five drag events within one event-loop turn

@@ -1,5 +1,7 @@
-"""The main window: composes the queue (left), the image (centre), the temperature slider (bottom) and the
-colour-distribution dock (right), and wires them to a :class:`ColorizeController`. No logic of its own."""
+"""The main window: composes the queue (left), the comparison view (centre: result, side by side, wipe, with
+entropy / ΔE overlays), the temperature slider (bottom), the colour-distribution and metrics docks (right), the
+menus and dialogs (export, blind A/B, preferences, About, training wizard), and wires them to the
+:class:`ColorizeController` and :class:`CompareController`. No logic of its own."""
 
 from __future__ import annotations
 
@@ -23,12 +25,15 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..core import imageio
 from .ab import ABController
+from .compare import CompareController
 from .models import DONE, ColorizeController
 from .settings import AppSettings
 from .widgets import DistributionDock, ImageView, QueueView, TemperatureSlider
 from .widgets.ab_view import ABDialog
 from .widgets.about import AboutDialog
+from .widgets.compare_view import MODES, CompareView
 from .widgets.export_dialog import SCOPE_ALL, SCOPE_CURRENT, ExportDialog, ExportSummaryDialog
+from .widgets.metrics_panel import MetricsPanel
 from .widgets.settings_dialog import SettingsDialog, provider_choices
 
 log = logging.getLogger(__name__)
@@ -45,8 +50,11 @@ class MainWindow(QMainWindow):
         self.resize(1200, 800)
         self.setAcceptDrops(True)
 
-        self.image_view = ImageView()
-        self.setCentralWidget(self.image_view)
+        # the centre: result / side by side / wipe, with entropy and ΔE overlays (CompareController feeds it)
+        self.compare = CompareController(controller, self)
+        self.compare_view = CompareView()
+        self.image_view: ImageView = self.compare_view.result_view
+        self.setCentralWidget(self.compare_view)
 
         self.queue_view = QueueView()
         self.queue_view.setModel(controller.queue)
@@ -65,6 +73,13 @@ class MainWindow(QMainWindow):
 
         self.distribution = DistributionDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.distribution)
+        self.metrics_panel = MetricsPanel()
+        self.metrics_dock = QDockWidget("Metrics", self)
+        self.metrics_dock.setObjectName("MetricsDock")
+        self.metrics_dock.setWidget(self.metrics_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.metrics_dock)
+        self.tabifyDockWidget(self.distribution, self.metrics_dock)
+        self.distribution.raise_()
         self.resizeDocks([self.queue_dock, self.distribution], [240, 320], Qt.Orientation.Horizontal)
 
         self.progress_bar = QProgressBar()
@@ -77,7 +92,13 @@ class MainWindow(QMainWindow):
         self._build_menus()
 
         # controller → views
-        controller.preview_changed.connect(self.image_view.set_image)
+        self.compare.views_changed.connect(self.compare_view.set_views)
+        self.compare.metrics_changed.connect(self.metrics_panel.set_metrics)
+        self.compare.curves_changed.connect(self.metrics_panel.set_curves)
+        controller.temperature_changed.connect(self.metrics_panel.set_temperature)
+        self.compare_view.overlays_changed.connect(self.compare.set_overlays)
+        self.metrics_dock.visibilityChanged.connect(self.compare.set_measuring)
+        self.metrics_panel.temperature_requested.connect(lambda T: controller.set_T(T, exact=True))
         controller.distribution_changed.connect(self.distribution.show_distribution)
         controller.distribution_changed.connect(self._show_pin)
         controller.status_changed.connect(self._show_status)
@@ -92,6 +113,7 @@ class MainWindow(QMainWindow):
         self.export_dialog: Optional[ExportDialog] = None
         self.export_summary: Optional[ExportSummaryDialog] = None
         self.ab_dialog: Optional[ABDialog] = None
+        self.wizard = None
         # views → controller
         self.queue_view.row_selected.connect(controller.set_current)
         # While dragging, slider moves are coalesced: only the newest T is decoded once the event loop is free, so
@@ -103,12 +125,14 @@ class MainWindow(QMainWindow):
         self._drag_timer.timeout.connect(self._apply_pending_T)
         self.slider.changed.connect(self._on_slider_drag)
         self.slider.committed.connect(self._on_slider_commit)
-        self.image_view.hovered.connect(self._on_hover)
-        self.image_view.clicked.connect(self._on_click)
+        self.compare_view.hovered.connect(self._on_hover)
+        self.compare_view.clicked.connect(self._on_click)
+        self.compare_view.mode_changed.connect(self._on_mode)
 
         self._show_status(controller.status)
         self._on_running()
         self._restore_layout()
+        self.compare.refresh()
 
     # -- menus ----------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -150,6 +174,9 @@ class MainWindow(QMainWindow):
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
         self._fill_model_menu()
 
+        self.train_action = QAction("&Train a Model…", self)
+        self.train_action.triggered.connect(self.open_training_wizard)
+        self.model_menu.addAction(self.train_action)
         self.preferences_action = QAction("&Preferences…", self, shortcut=QKeySequence.StandardKey.Preferences)
         self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.preferences_action.triggered.connect(self.show_preferences)
@@ -171,7 +198,21 @@ class MainWindow(QMainWindow):
                   self.cooler_action):
             view_menu.addAction(a)
         view_menu.addSeparator()
-        for dock in (self.queue_dock, self.distribution):
+        self.mode_actions = {}
+        keys = {"result": "Ctrl+1", "side by side": "Ctrl+2", "wipe": "Ctrl+3"}
+        for mode in MODES:
+            a = QAction(mode.capitalize(), self, shortcut=QKeySequence(keys.get(mode, "")), checkable=True)
+            a.setChecked(mode == self.compare_view.mode)
+            a.triggered.connect(lambda _c=False, m=mode: self.compare_view.set_mode(m))
+            view_menu.addAction(a)
+            self.mode_actions[mode] = a
+        self._last_compare_mode = "side by side"
+        self.compare_toggle_action = QAction("&Toggle Compare", self, shortcut=QKeySequence("Ctrl+K"))
+        self.compare_toggle_action.setToolTip("Switch between the result and the last comparison view")
+        self.compare_toggle_action.triggered.connect(self.toggle_compare)
+        view_menu.addAction(self.compare_toggle_action)
+        view_menu.addSeparator()
+        for dock in (self.queue_dock, self.distribution, self.metrics_dock):
             view_menu.addAction(dock.toggleViewAction())
 
         help_menu = self.menuBar().addMenu("&Help")
@@ -342,6 +383,28 @@ class MainWindow(QMainWindow):
         self.export_summary = summary
         return summary
 
+    def toggle_compare(self) -> None:
+        """Result ↔ the comparison view used last (side by side at first)."""
+        v = self.compare_view
+        v.set_mode(self._last_compare_mode if v.mode == "result" else "result")
+
+    def _on_mode(self, mode: str) -> None:
+        if mode != "result":
+            self._last_compare_mode = mode
+        for m, a in self.mode_actions.items():
+            a.setChecked(m == mode)
+
+    def open_training_wizard(self):
+        """The training wizard (Model ▸ Train a Model…); it explains how to add training when torch is missing."""
+        try:
+            from .wizard import open_training_wizard
+        except ImportError as exc:  # the wizard itself never needs torch to open
+            self.show_error(f"The training wizard could not be opened: {exc}")
+            return None
+        dlg = open_training_wizard(self, self.controller)
+        self.wizard = dlg
+        return dlg
+
     def open_ab(self) -> Optional[ABDialog]:
         """Blind A/B: two models or two temperatures over the loaded images, unlabeled, in random order."""
         if not self.controller.queue.items:
@@ -397,13 +460,13 @@ class MainWindow(QMainWindow):
         self.provider_label.setText(text)
         self.slider.set_default(self.controller.default_T)
         if self.controller.colorizer is None:
-            self.image_view.set_message(f"{text}\n\nYou can still browse the queue; colorizing needs a model.")
+            self.compare_view.set_message(f"{text}\n\nYou can still browse the queue; colorizing needs a model.")
 
     def _on_current(self, _row: int) -> None:
         it = self.controller.current_item
         if it is not None and it.prediction is None:
             what = f"could not be colorized: {it.reason}" if it.reason else f"is {it.state}"
-            self.image_view.set_message(f"{it.path.name} {what}")
+            self.compare_view.set_message(f"{it.path.name} {what}")
 
     def show_error(self, message: str, details: str = "") -> None:
         """An unexpected error from a worker: a (non-blocking) dialog; the app goes on."""
@@ -430,7 +493,7 @@ class MainWindow(QMainWindow):
 
     def _full_res(self, y: float, x: float):
         pred = self.controller.prediction
-        img = self.image_view.image
+        img = self.compare_view.image
         if pred is None or img is None:
             return None
         H, W = pred.shape
@@ -438,13 +501,13 @@ class MainWindow(QMainWindow):
         return y * H / h, x * W / w
 
     def _show_pin(self, _info) -> None:
-        pred, img, pin = self.controller.prediction, self.image_view.image, self.controller.pinned
+        pred, img, pin = self.controller.prediction, self.compare_view.image, self.controller.pinned
         if pred is None or img is None or pin is None:
-            self.image_view.set_marker(None, None)
+            self.compare_view.set_marker(None, None)
             return
         H, W = pred.shape
         h, w = img.shape[:2]
-        self.image_view.set_marker(pin[0] * h / H, pin[1] * w / W)
+        self.compare_view.set_marker(pin[0] * h / H, pin[1] * w / W)
 
     def _on_hover(self, y, x) -> None:
         yx = None if y is None else self._full_res(y, x)
@@ -465,6 +528,7 @@ class MainWindow(QMainWindow):
         if self.controller.running:
             self.statusBar().showMessage("Cancelling…")
         self.controller.shutdown()
+        self.compare.shutdown()
         if self.settings is not None:
             self.settings.save_window(self.saveGeometry(), self.saveState())
             self.settings.sync()

@@ -207,6 +207,11 @@ def run(args) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
+        if getattr(sys, "frozen", False):  # an installed app bundle: pip cannot add packages to it
+            _err("This Polychrome build has no training support (PyTorch is not inside it, to keep it small).\n"
+                 "Install the training build of Polychrome (built with packaging/build.py --with-training), or\n"
+                 "train from a Python installation: pip install 'polychrome[train]' (see the README).")
+            return EXIT_USAGE
         _err(
             "PyTorch is not installed. Training needs the 'train' extra; for the CPU build of PyTorch run\n"
             "    pip install torch --index-url https://download.pytorch.org/whl/cpu\n"
