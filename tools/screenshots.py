@@ -3,8 +3,11 @@
     PYTHONPATH=app .venv/bin/python tools/screenshots.py --model MODEL.onnx [--out shots/] [IMAGES_OR_FOLDERS ...]
 
 Loads the images (default: the bundled sample photo), waits for the colorization, and writes one PNG per view:
-``main.png`` (default T), ``main_T010.png`` (vivid, T = 0.1), ``main_T100.png`` (the mean, T = 1) and
-``distribution.png`` (a pixel pinned in the middle of the image, the dock showing its distribution).
+``main.png`` (default T), ``main_T010.png`` (vivid, T = 0.1), ``main_T100.png`` (the mean, T = 1),
+``distribution.png`` (a pixel pinned in the middle of the image, the dock showing its distribution),
+``side_by_side.png``, ``wipe.png``, ``entropy.png`` and ``delta_e.png`` (overlays), ``metrics.png`` (the metrics
+dock with its metric-vs-T plot), and the dialogs ``export_dialog.png``, ``ab_dialog.png``, ``preferences.png``,
+``about.png``.
 """
 
 from __future__ import annotations
@@ -32,13 +35,17 @@ def main(argv=None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    import tempfile
+
     from polychrome.gui.main_window import MainWindow
     from polychrome.gui.models import ColorizeController
+    from polychrome.gui.settings import AppSettings
     from polychrome.runtime.colorizer import Colorizer
 
     app = QApplication.instance() or QApplication([])
     w, h = (int(v) for v in args.size.lower().split("x"))
-    window = MainWindow(ColorizeController(Colorizer(args.model)))
+    settings = AppSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"))  # never the user's own settings
+    window = MainWindow(ColorizeController(Colorizer(args.model)), settings)
     window.resize(w, h)
     window.show()
     c = window.controller
@@ -71,7 +78,37 @@ def main(argv=None) -> int:
     pump(1.0)
     window.grab().save(str(out / "distribution.png"))
     shots.append("distribution.png")
+    c.pin(None, None)
+
+    def shot(name: str, widget=None, wait: float = 1.0) -> None:
+        pump(wait, until=lambda: not window.compare.busy and not c.exact_pending)
+        pump(0.3)
+        (widget or window).grab().save(str(out / name))
+        shots.append(name)
+
+    window.metrics_dock.raise_()
+    shot("metrics.png", wait=60.0)
+    cv = window.compare_view
+    for mode, name in (("side by side", "side_by_side.png"), ("wipe", "wipe.png")):
+        cv.set_mode(mode)
+        shot(name)
+    cv.set_mode("result")
+    for overlay in ("entropy", "delta_e"):
+        cv.set_overlay(overlay)
+        shot(f"{overlay}.png", wait=10.0)
+    cv.set_overlay(None)
+    window.distribution.raise_()
+    for name, opener in (("export_dialog.png", window.export_all), ("ab_dialog.png", window.open_ab),
+                         ("preferences.png", window.show_preferences), ("about.png", window.show_about)):
+        dlg = opener()
+        if dlg is None:
+            continue
+        pump(0.5)
+        shot(name, dlg, wait=0.2)
+        dlg.close()
+        pump(0.2)
     c.shutdown(10000)
+    window.compare.shutdown(10000)
     print("wrote " + ", ".join(str(out / s) for s in shots))
     return 0
 
