@@ -7,5 +7,36 @@ import torch; the submodules ``network``, ``data``, ``loss``, ``loop`` and ``exp
 Modules: :mod:`.network` (EfficientNet-Lite0 encoder, ColorizationNet), :mod:`.data` (folder scan, split,
 dataset, degradations), :mod:`.loss` (soft-encoded rebalanced cross-entropy, regression baselines),
 :mod:`.loop` (TrainConfig, Trainer, recalibrate_bn), :mod:`.export` (export_onnx, load_base_model),
-:mod:`.cli` (``polychrome train``).
+:mod:`.cli` (``polychrome train``), :mod:`.publish` (naming, model card and installation of a trained model).
+
+:func:`missing_dependencies` tells a front end, without importing anything heavy for good, whether training can
+run here at all; :data:`INSTALL_HINT` says how to get what is missing.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import List
+
+INSTALL_HINT = (
+    "Training needs PyTorch and ONNX (the 'train' extra). For the CPU build of PyTorch run\n"
+    "    pip install torch --index-url https://download.pytorch.org/whl/cpu\n"
+    "then\n"
+    "    pip install 'polychrome[train]'\n"
+    "(with a CUDA GPU, install the CUDA build of PyTorch from pytorch.org instead of the first line)."
+)
+REQUIRED_MODULES = ("torch", "onnx")
+
+
+def missing_dependencies() -> List[str]:
+    """The modules training needs that cannot be imported here ("torch", "onnx"); empty when training can run.
+
+    Imports them to find out (a broken install counts as missing), so the first call may take a second.
+    """
+    missing = []
+    for name in REQUIRED_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - ImportError, or a broken build failing while it loads
+            missing.append(name)
+    return missing

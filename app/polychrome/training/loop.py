@@ -22,6 +22,15 @@ Progress events (``progress.step`` per training step, ``progress.report`` otherw
   data sets), ``warning`` (text or None) and ``samples``: a list of dicts with uint8 RGB arrays ``gray``,
   ``truth`` and ``pred`` and the ``name`` of the photo;
 * ``phase="checkpoint"`` with ``path``; ``phase="export"`` with ``path`` and ``size_mb``; ``phase="done"``.
+
+Hooks for interactive front ends (the training wizard) that keep the training itself here:
+
+* ``Trainer(config, progress, step_hook=fn)``: ``fn(trainer)`` runs at every step boundary, before the step's
+  update; it may block (a pause) or raise :class:`Cancelled`. Time spent in it does not count towards the ETA.
+* :meth:`Trainer.use_scan` hands over a folder scan made beforehand (no second scan), and
+  :func:`color_statistics` / :meth:`Trainer.use_color_statistics` compute and hand over the bin table and prior.
+* :func:`estimate_epoch_time` times a few real steps of a configured run; :func:`checkpoint_info` and
+  :func:`find_checkpoints` describe interrupted runs without building a model.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -53,6 +62,7 @@ from .data import (
     ColorizationDataset,
     DegradeConfig,
     ImageRecord,
+    ScanReport,
     batches_for_epoch,
     denormalise_L,
     gray_rgb_uint8,
@@ -282,16 +292,111 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Data split and colour statistics (shared by the trainer and front ends that show them before training)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def split_for_training(
+    report: ScanReport, config: TrainConfig, val_report: Optional[ScanReport] = None
+) -> Tuple[List[ImageRecord], List[ImageRecord]]:
+    """(train, val) records of a scan as ``config`` asks: a held-out share of ``report`` or the photos of
+    ``val_report`` (the scan of ``config.val_data``), ``max_train_images`` applied, validation thinned evenly to
+    ``max_val_images`` (so every source of a folder tree stays represented)."""
+    if val_report is not None:
+        train = list(report.usable)
+        val = list(val_report.usable)
+    else:
+        train, val = report.split(config.val_fraction)
+    if config.max_train_images is not None:
+        train = train[: int(config.max_train_images)]
+    if len(val) > int(config.max_val_images):
+        idx = np.linspace(0, len(val) - 1, int(config.max_val_images)).round().astype(int)
+        val = [val[i] for i in idx]
+    return train, val
+
+
+@dataclass
+class ColorStatistics:
+    """The bin table and priors of a run, as :meth:`Trainer.prepare` would choose them.
+
+    ``prior`` is what the rebalanced loss uses (None for the regression losses when nothing was sampled);
+    ``data_prior`` is the training photos' own smoothed prior on ``bins`` (None when the photos were not
+    sampled); ``prior_source`` says where ``prior`` came from ("data" or "base").
+    """
+
+    bins: ABBins
+    prior: Optional[np.ndarray]
+    data_prior: Optional[np.ndarray]
+    prior_source: str
+    n_images: int
+
+    def weights(self, lam: float) -> Optional[np.ndarray]:
+        """The class-rebalancing weights of ``prior`` at ``lam`` (None without a prior)."""
+        from ..core.prior import rebalance_weights
+
+        return None if self.prior is None else rebalance_weights(self.prior, lam)
+
+
+def color_statistics(
+    config: TrainConfig,
+    records: Sequence[ImageRecord],
+    base: Optional[BaseModel] = None,
+    progress: Optional[Progress] = None,
+    always_sample: bool = False,
+) -> ColorStatistics:
+    """Choose the bin table and estimate the prior for training ``records`` as ``config`` says.
+
+    Fine-tuning (``base`` given) keeps the base model's bins; otherwise ``config.bins`` decides (every in-gamut
+    cell, or the cells the photos occupy). The prior is the base model's when ``config.prior_source`` allows it
+    and the base stores one, else the photos' own. ``always_sample`` also samples the photos when the base prior is
+    used (to show the data's prior next to it).
+    """
+    c = config
+    progress = ensure_progress(progress)
+    use_base_prior = base is not None and base.prior is not None and c.prior_source in ("auto", "base")
+    if c.prior_source == "base" and not use_base_prior:
+        raise TrainingError("prior_source='base' needs a base model that stores its prior")
+    need_samples = always_sample or (c.loss == "ce" and not use_base_prior) or (base is None and c.bins == "data")
+    samples: List[np.ndarray] = []
+    if need_samples:
+        progress.report("estimating the colour prior", phase="prepare")
+        samples = sample_ab(records, c.prior_images, max_side=max(16, c.size // c.stride), progress=progress)
+    if base is not None:
+        bins = base.bins
+    elif c.bins == "data":
+        if not samples:
+            raise TrainingError("no readable photos to derive the bins from")
+        bins = ABBins.from_ab(samples, min_count=c.bins_min_count, name="data")
+    else:
+        bins = in_gamut_bins()
+    data_prior = None
+    if need_samples:  # (no readable photo: a uniform prior, as smooth_prior gives for zero counts)
+        acc = PriorAccumulator(bins)
+        for ab in samples:
+            acc.add_ab(ab)
+        data_prior = acc.prior()
+    prior = None
+    if c.loss == "ce" or samples:
+        prior = np.asarray(base.prior, dtype=np.float64) if use_base_prior else data_prior
+    return ColorStatistics(bins, prior, data_prior, "base" if use_base_prior else "data", len(samples))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Trainer
 # ---------------------------------------------------------------------------------------------------------------
+
+StepHook = Callable[["Trainer"], None]
 
 
 class Trainer:
     """Trains a :class:`ColorizationNet` as configured; see the module docstring for events and guarantees."""
 
-    def __init__(self, config: TrainConfig, progress: Optional[Progress] = None) -> None:
+    def __init__(
+        self, config: TrainConfig, progress: Optional[Progress] = None, step_hook: Optional[StepHook] = None
+    ) -> None:
         self.config = config
         self.progress = ensure_progress(progress)
+        self.step_hook = step_hook  # called at every step boundary; may block (pause) or raise Cancelled
         self.device = resolve_device(config.device)
         self.model: Optional[ColorizationNet] = None
         self.bins: Optional[ABBins] = None
@@ -311,6 +416,7 @@ class Trainer:
         self._prepared = False
         self._train_seconds = 0.0
         self._bad_steps = 0
+        self.hook_seconds = 0.0  # time spent in step_hook during the last fit() (a pause): not in the ETA
 
     # -- derived ------------------------------------------------------------------------------
     @property
@@ -382,20 +488,18 @@ class Trainer:
         sub = self._sub_progress()
         self.progress.report("scanning photos", phase="scan")
         report = scan_folders(c.data, min_side=c.min_side, progress=sub)
-        self.scan_counts = report.counts
-        if c.val_data:
-            train = list(report.usable)
-            val = list(scan_folders(c.val_data, min_side=c.min_side, progress=sub).usable)
-        else:
-            train, val = report.split(c.val_fraction)
-        if c.max_train_images is not None:
-            train = train[: int(c.max_train_images)]
-        if len(val) > int(c.max_val_images):
-            # evenly spaced, so every source of a folder tree is represented (not the first ones by name)
-            idx = np.linspace(0, len(val) - 1, int(c.max_val_images)).round().astype(int)
-            val = [val[i] for i in idx]
+        val_report = scan_folders(c.val_data, min_side=c.min_side, progress=sub) if c.val_data else None
+        self.use_scan(report, val_report)
+
+    def use_scan(self, report: ScanReport, val_report: Optional[ScanReport] = None) -> None:
+        """Train on the photos of a scan made beforehand (of ``config.data``; ``val_report``: of
+        ``config.val_data``) instead of scanning again; split as :func:`split_for_training`. Call before
+        :meth:`prepare`."""
+        c = self.config
+        train, val = split_for_training(report, c, val_report)
         if not train:
             raise TrainingError(f"no usable training photos in {', '.join(c.data)} ({report.summary()})")
+        self.scan_counts = report.counts
         self.train_records, self.val_records = train, val
         self.progress.report(
             f"{report.summary()}; {len(train)} for training, {len(val)} for validation",
@@ -409,33 +513,16 @@ class Trainer:
     def _choose_bins_and_prior(self) -> None:
         c = self.config
         if self.bins is not None and (self.prior is not None or c.loss != "ce"):
-            return  # restored from a checkpoint
-        use_base_prior = self.base is not None and self.base.prior is not None and c.prior_source in ("auto", "base")
-        if c.prior_source == "base" and not use_base_prior:
-            raise TrainingError("prior_source='base' needs a base model that stores its prior")
-        need_samples = (c.loss == "ce" and not use_base_prior) or (self.base is None and c.bins == "data")
-        samples: List[np.ndarray] = []
-        if need_samples:
-            self.progress.report("estimating the colour prior", phase="prepare")
-            samples = sample_ab(
-                self.train_records, c.prior_images, max_side=max(16, c.size // c.stride), progress=self._sub_progress()
-            )
-        if self.base is not None:
-            self.bins = self.base.bins
-        elif c.bins == "data":
-            if not samples:
-                raise TrainingError("no readable photos to derive the bins from")
-            self.bins = ABBins.from_ab(samples, min_count=c.bins_min_count, name="data")
-        else:
-            self.bins = in_gamut_bins()
-        if c.loss == "ce" or samples:
-            if use_base_prior:
-                self.prior = np.asarray(self.base.prior, dtype=np.float64)
-            else:
-                acc = PriorAccumulator(self.bins)
-                for ab in samples:
-                    acc.add_ab(ab)
-                self.prior = acc.prior()
+            return  # restored from a checkpoint, or handed over by use_color_statistics
+        stats = color_statistics(c, self.train_records, self.base, self._sub_progress())
+        self.bins, self.prior = stats.bins, stats.prior
+
+    def use_color_statistics(self, stats: ColorStatistics) -> None:
+        """Use a bin table and prior computed beforehand by :func:`color_statistics` (same config and photos)
+        instead of sampling the photos again. Call before :meth:`prepare`."""
+        if stats.prior is None and self.config.loss == "ce":
+            raise TrainingError("the rebalanced cross-entropy needs a prior")
+        self.bins, self.prior = stats.bins, stats.prior
 
     def _build(self) -> None:
         c = self.config
@@ -653,6 +740,7 @@ class Trainer:
         )
         t_start = time.monotonic()
         step0 = self.step
+        self.hook_seconds = 0.0
         try:
             while self.step < total and self.epoch < c.epochs:
                 self.progress.check()
@@ -664,6 +752,11 @@ class Trainer:
                 self.model.train()
                 for L_in, ab, _ in self._loader(self.train_ds, batches[self.batch_in_epoch :]):
                     self.progress.check()
+                    if self.step_hook is not None:
+                        t_hook = time.monotonic()
+                        self.step_hook(self)
+                        self.hook_seconds += time.monotonic() - t_hook
+                        self.progress.check()
                     t0 = time.monotonic()
                     loss = self._train_step(L_in, ab)
                     dt = time.monotonic() - t0
@@ -675,7 +768,7 @@ class Trainer:
                         running += loss
                         count += 1
                     done_here = self.step - step0
-                    elapsed = time.monotonic() - t_start
+                    elapsed = time.monotonic() - t_start - self.hook_seconds
                     eta = elapsed / done_here * (total - self.step) if done_here else None
                     at_epoch_end = self.batch_in_epoch >= len(batches) or self.step >= total
                     if at_epoch_end:
@@ -920,3 +1013,198 @@ def plain(obj: Any) -> Any:
 
 def summary_json(summary: Dict[str, Any]) -> str:
     return json.dumps(plain(summary), indent=2, default=str)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time estimate and interrupted runs (for front ends; nothing here writes files)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TimeEstimate:
+    """Timing of a few real training steps of a configured run, extrapolated to an epoch and to the run."""
+
+    seconds_per_step: float
+    steps_per_epoch: int
+    total_steps: int
+    epochs: int
+    val_seconds: float  # one validation pass (forward only, approximate)
+    device: str
+    batches_timed: int
+    batch_size: int
+    finish_seconds: float = 0.0  # after the last step: BatchNorm re-estimation and the final validation
+
+
+    @property
+    def epoch_seconds(self) -> float:
+        return self.steps_per_epoch * self.seconds_per_step + self.val_seconds
+
+    @property
+    def total_seconds(self) -> float:
+        """The whole run but the ONNX export (seconds, a few more)."""
+        epochs = max(1, math.ceil(self.total_steps / max(1, self.steps_per_epoch)))
+        return self.total_steps * self.seconds_per_step + epochs * self.val_seconds + self.finish_seconds
+
+    @property
+    def images_per_second(self) -> float:
+        return self.batch_size / self.seconds_per_step if self.seconds_per_step > 0 else float("nan")
+
+
+def estimate_epoch_time(
+    config: TrainConfig,
+    n_batches: int = 3,
+    progress: Optional[Progress] = None,
+    report: Optional[ScanReport] = None,
+    val_report: Optional[ScanReport] = None,
+    colors: Optional[ColorStatistics] = None,
+) -> TimeEstimate:
+    """Time ``n_batches`` real training steps (data loading included, after one warm-up step) of the run that
+    ``config`` describes, on a throwaway :class:`Trainer` (no checkpoint, no export), and one forward batch that
+    prices validation and the BatchNorm re-estimation at the end.
+
+    ``report`` / ``val_report`` / ``colors`` hand over a scan and colour statistics made beforehand. The model,
+    optimizer and data are the real ones, so the figure includes a frozen encoder, the loss and the device.
+    """
+    progress = ensure_progress(progress)
+    cfg = TrainConfig.from_dict(config.to_dict())
+    cfg.export, cfg.install, cfg.checkpoint_every_steps = False, False, 0
+    trainer = Trainer(cfg, Progress(progress.callback, cancel=progress.cancel_token))
+    if report is not None:
+        trainer.use_scan(report, val_report)
+    if colors is not None:
+        trainer.use_color_statistics(colors)
+    trainer.prepare()
+    n_batches = max(1, int(n_batches))
+    epoch_batches = batches_for_epoch(len(trainer.train_ds), cfg.batch_size, cfg.seed, 0)
+    if not epoch_batches:
+        raise TrainingError("no training batches")
+    # an epoch shorter than the batches to time is timed twice over (the speed is what counts here)
+    batches = (epoch_batches * math.ceil((n_batches + 1) / len(epoch_batches)))[: n_batches + 1]
+    progress.set_total(len(batches) + (1 if trainer.val_records else 0))
+    trainer.train_ds.set_epoch(0)
+    trainer.model.train()
+    times: List[float] = []
+    t = time.monotonic()
+    for L_in, ab, _ in trainer._loader(trainer.train_ds, batches):
+        progress.check()
+        trainer._train_step(L_in, ab)
+        now = time.monotonic()
+        times.append(now - t)
+        t = now
+        progress.step(1, f"timed step {len(times)} of {len(batches)}: {times[-1]:.2f} s", phase="estimate")
+    timed = times[1:] if len(times) > 1 else times  # the first step pays for allocations and caches
+    per_step = float(np.mean(timed))
+    # one forward batch (data loading included) prices validation and the BatchNorm pass per image
+    ds, n_val = (trainer.val_ds, len(trainer.val_records)) if trainer.val_records else (trainer.train_ds, 0)
+    first = list(range(min(cfg.batch_size, len(ds))))
+    trainer.model.eval()
+    with torch.no_grad():
+        for L_in, _, _ in trainer._loader(ds, [first]):
+            trainer.model(L_in.to(trainer.device))  # warm-up: the first eval-mode pass allocates
+        t = time.monotonic()
+        for L_in, _, _ in trainer._loader(ds, [first]):
+            trainer.model(L_in.to(trainer.device))
+    per_image = (time.monotonic() - t) / len(first)
+    if n_val:
+        progress.step(1, f"timed a validation batch: {per_image * len(first):.2f} s", phase="estimate")
+    val_seconds = per_image * n_val
+    recal_images = 0
+    if cfg.recalibrate_bn_images > 0:
+        nb = min(math.ceil(cfg.recalibrate_bn_images / cfg.batch_size),
+                 math.ceil(len(trainer.train_records) / cfg.batch_size))
+        recal_images = min(nb * cfg.batch_size, len(trainer.train_records))
+    return TimeEstimate(
+        seconds_per_step=per_step,
+        steps_per_epoch=trainer.steps_per_epoch,
+        total_steps=trainer.total_steps,
+        epochs=cfg.epochs,
+        val_seconds=val_seconds,
+        device=str(trainer.device),
+        batches_timed=len(timed),
+        batch_size=cfg.batch_size,
+        finish_seconds=per_image * recal_images + val_seconds,
+    )
+
+
+@dataclass
+class CheckpointInfo:
+    """What an interrupted (or finished) run's checkpoint holds, read without building the network."""
+
+    path: Path
+    config: TrainConfig
+    step: int
+    total_steps: int
+    epoch: int
+    n_train: int
+    n_val: int
+    modified: float  # the file's mtime (seconds since the epoch)
+    val_paths: List[str] = field(default_factory=list)  # the run's validation photos
+    scan_counts: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.total_steps
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+def checkpoint_info(path: Union[str, Path]) -> CheckpointInfo:
+    """Describe a checkpoint file (or a folder holding ``last.pt``); raises :class:`TrainingError`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise TrainingError(f"{path}: checkpoint not found")
+    try:
+        ck = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # noqa: BLE001
+        raise TrainingError(f"{path}: cannot read the checkpoint: {exc}") from None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{path}: not a Polychrome training checkpoint")
+    cfg = TrainConfig.from_dict(ck["config"])
+    n_train = len(ck.get("train_records") or [])
+    spe = len(batches_for_epoch(n_train, cfg.batch_size, cfg.seed, 0))
+    total = spe * cfg.epochs
+    if cfg.max_steps is not None:
+        total = min(total, int(cfg.max_steps))
+    return CheckpointInfo(
+        path=path,
+        config=cfg,
+        step=int(ck["step"]),
+        total_steps=max(1, total),
+        epoch=int(ck["epoch"]),
+        n_train=n_train,
+        n_val=len(ck.get("val_records") or []),
+        modified=path.stat().st_mtime,
+        val_paths=[str(r["path"]) for r in (ck.get("val_records") or [])],
+        scan_counts=dict(ck.get("scan_counts") or {}),
+    )
+
+
+def find_checkpoints(root: Union[str, Path], include_finished: bool = False) -> List[CheckpointInfo]:
+    """The runs under ``root`` (``root/*/last.pt``), newest first; unfinished ones only unless asked.
+    Unreadable checkpoints are left out."""
+    root = Path(root)
+    out: List[CheckpointInfo] = []
+    if not root.is_dir():
+        return out
+    for ck in root.glob(f"*/{CHECKPOINT_NAME}"):
+        try:
+            info = checkpoint_info(ck)
+        except TrainingError:
+            continue
+        if include_finished or not info.finished:
+            out.append(info)
+    return sorted(out, key=lambda i: -i.modified)
+
+
+def available_devices() -> List[Tuple[str, str]]:
+    """(device name for :attr:`TrainConfig.device`, label) of what this PyTorch can train on: the CPU, then
+    every CUDA GPU it sees."""
+    out = [("cpu", f"CPU ({os.cpu_count() or '?'} cores)")]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            out.append((f"cuda:{i}", f"GPU {i}: {torch.cuda.get_device_name(i)}"))
+    return out
