@@ -356,7 +356,10 @@ def test_csv_is_written_atomically_with_one_row_per_trial(qtbot, tmp_path, known
 
 # -- the dialog -------------------------------------------------------------------------------------------
 
-def test_dialog_buttons_and_shortcuts_record_choices(qtbot, tmp_path, known_model, colorized):
+def test_dialog_buttons_and_shortcuts_record_choices(qtbot, tmp_path, known_model, colorized, monkeypatch):
+    from polychrome.runtime import registry
+
+    monkeypatch.setattr(registry, "shipped_model_dirs", lambda: [])  # only the fixture model is on offer
     n = 8
     c = colorized(known_model, n)
     runs = c.colorizer.run_count
@@ -494,6 +497,9 @@ def test_the_setup_offers_the_current_model_first_and_the_registrys_others(qtbot
     known = known_ab_model(models / "known.onnx", bins, name="known-ab")
     conv = conv_model(models / "conv.onnx", bins, name="tiny-conv")
     monkeypatch.setenv("POLYCHROME_MODEL_PATH", str(models))
+    from polychrome.runtime import registry
+
+    monkeypatch.setattr(registry, "shipped_model_dirs", lambda: [])  # the shipped model would be a third choice
     c = ColorizeController(Colorizer(str(known)))
     ab = ABController.from_controller(c)
     choices = ab.model_choices()
