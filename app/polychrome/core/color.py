@@ -8,6 +8,7 @@ live in :mod:`polychrome.core.merge`.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # IEC 61966-2-1 (sRGB) linear RGB -> XYZ, D65.
@@ -29,6 +30,8 @@ _DELTA = 6.0 / 29.0
 # Lab <-> XYZ/white in one matrix, so per-pixel work is two small matmuls.
 _RGB2XYZN = (RGB2XYZ / WHITE_D65[:, None]).astype(np.float32)
 _XYZN2RGB = np.linalg.inv(RGB2XYZ / WHITE_D65[:, None]).astype(np.float32)
+
+NEAR_GRAY_CHROMA = 3.0  # mean |ab| below this: an image carries (almost) no colour
 
 
 def to_float01(img: np.ndarray) -> np.ndarray:
@@ -141,3 +144,19 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype == np.uint16:
         return np.clip(np.rint(g * 65535.0), 0, 65535).astype(np.uint16)
     return g
+
+
+def mean_chroma(pixels: np.ndarray, max_side: int = 96) -> float:
+    """Mean |ab| (CIELAB chroma) of an image, measured on a copy of at most ``max_side`` px; 0 for a 2-D gray image.
+
+    Below :data:`NEAR_GRAY_CHROMA` an image counts as near-gray: training skips it, and the app has no ground
+    truth for it."""
+    if pixels.ndim != 3:
+        return 0.0
+    h, w = pixels.shape[:2]
+    x = np.clip(to_float01(pixels), 0.0, 1.0)
+    s = max_side / max(h, w)
+    if s < 1:
+        x = cv2.resize(x, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    ab = srgb_to_lab(x)[..., 1:]
+    return float(np.sqrt((ab * ab).sum(-1)).mean())

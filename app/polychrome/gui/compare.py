@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..core.color import srgb_to_lab
+from ..core.color import NEAR_GRAY_CHROMA, mean_chroma
 from ..core.merge import merge_lab, upsample_ab_fixed
 from ..core.metrics import METRIC_INFO, compute_all, delta_e_map
 from ..runtime.colorizer import PREVIEW_PIXELS
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 
 METRIC_PIXELS = 250_000  # metrics, curves and maps are computed on images of at most this many pixels
 CURVE_TEMPERATURES: Tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0)
-NEAR_GRAY_CHROMA = 3.0  # mean |ab| below this: the input has (almost) no colour, so no ground truth (as training)
 COALESCE_MS = 50  # T changes closer together than this are measured once
 ENTROPY_RANGE = (0.0, 1.0)  # normalised entropy: 0 = certain, 1 = uniform over the bins
 DELTA_E_RANGE = (0.0, 30.0)  # ΔE2000 colour scale (larger errors saturate)
@@ -109,19 +108,6 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     if img.dtype == np.uint16:
         return ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
     return np.clip(np.rint(np.asarray(img, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-
-
-def mean_chroma(pixels: np.ndarray, max_side: int = 96) -> float:
-    """Mean |ab| (CIELAB chroma) of an image, measured on a copy of at most ``max_side`` pixels; 0 for gray."""
-    if pixels.ndim != 3:
-        return 0.0
-    h, w = pixels.shape[:2]
-    s = min(1.0, max_side / max(h, w))
-    small = resize_area(pixels, (max(1, round(h * s)), max(1, round(w * s))))
-    if not small.dtype.isnative:
-        small = small.astype(small.dtype.newbyteorder("="))
-    ab = srgb_to_lab(small)[..., 1:]
-    return float(np.sqrt((ab * ab).sum(-1)).mean())
 
 
 def has_ground_truth(pixels: np.ndarray, threshold: float = NEAR_GRAY_CHROMA) -> bool:

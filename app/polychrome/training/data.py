@@ -23,7 +23,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 import cv2
 import numpy as np
 
-from ..core.color import srgb_to_lab
+from ..core.color import NEAR_GRAY_CHROMA, mean_chroma, srgb_to_lab
 from ..core.errors import ImageReadError
 from ..core.progress import Progress, ensure_progress
 from .network import L_OFFSET, L_SCALE
@@ -34,7 +34,6 @@ except ImportError:  # pragma: no cover - only while core.imageio is being writt
     _imageio = None
 
 FALLBACK_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
-NEAR_GRAY_CHROMA = 3.0  # mean |ab| below this: the photo carries (almost) no colour
 DEFAULT_MIN_SIDE = 64
 
 
@@ -86,19 +85,6 @@ def to_rgb_float(pixels: np.ndarray) -> np.ndarray:
     if x.ndim == 2:
         x = np.repeat(x[..., None], 3, axis=2)
     return x
-
-
-def mean_chroma(rgb: np.ndarray, max_side: int = 96) -> float:
-    """Mean |ab| of an image (computed on a copy at most ``max_side`` px)."""
-    if rgb.ndim == 2:
-        return 0.0
-    h, w = rgb.shape[:2]
-    s = max_side / max(h, w)
-    x = to_rgb_float(rgb)
-    if s < 1:
-        x = cv2.resize(x, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    ab = srgb_to_lab(x)[..., 1:]
-    return float(np.sqrt((ab * ab).sum(-1)).mean())
 
 
 # ---------------------------------------------------------------------------------------------------------------

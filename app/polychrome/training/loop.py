@@ -619,17 +619,7 @@ class Trainer:
 
     def load_checkpoint(self, path: Union[str, Path]) -> None:
         """Restore a checkpoint (its config wins except for where/how the run executes)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / CHECKPOINT_NAME
-        if not path.is_file():
-            raise TrainingError(f"{path}: checkpoint not found")
-        try:
-            ck = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001
-            raise TrainingError(f"{path}: cannot read the checkpoint: {exc}") from None
-        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-            raise TrainingError(f"{path}: not a Polychrome training checkpoint")
+        path, ck = read_checkpoint(path)
         runtime = {k: getattr(self.config, k) for k in TrainConfig.RUNTIME_FIELDS}
         cfg = TrainConfig.from_dict(ck["config"])
         for k, v in runtime.items():
@@ -1150,19 +1140,27 @@ class CheckpointInfo:
         return self.config.name
 
 
-def checkpoint_info(path: Union[str, Path]) -> CheckpointInfo:
-    """Describe a checkpoint file (or a folder holding ``last.pt``); raises :class:`TrainingError`."""
+def read_checkpoint(path: Union[str, Path], mmap: bool = False) -> Tuple[Path, Dict[str, Any]]:
+    """Load a Polychrome checkpoint (a file, or a folder holding ``last.pt``) on the CPU; returns the file's path
+    and its contents. ``mmap``: map the tensors instead of reading them (enough to look at the metadata).
+    Raises :class:`TrainingError` with the reason."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise TrainingError(f"{path}: checkpoint not found")
     try:
-        ck = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        ck = torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # noqa: BLE001
         raise TrainingError(f"{path}: cannot read the checkpoint: {exc}") from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"{path}: not a Polychrome training checkpoint")
+    return path, ck
+
+
+def checkpoint_info(path: Union[str, Path]) -> CheckpointInfo:
+    """Describe a checkpoint file (or a folder holding ``last.pt``); raises :class:`TrainingError`."""
+    path, ck = read_checkpoint(path, mmap=True)
     cfg = TrainConfig.from_dict(ck["config"])
     n_train = len(ck.get("train_records") or [])
     spe = len(batches_for_epoch(n_train, cfg.batch_size, cfg.seed, 0))
