@@ -170,15 +170,13 @@ class MainWindow(QMainWindow):
         self.ab_action.triggered.connect(self.open_ab)
         run_menu.addAction(self.ab_action)
 
-        self.model_menu = self.menuBar().addMenu("&Model")
-        self.model_menu.aboutToShow.connect(self._fill_model_menu)
-        self._fill_model_menu()
-
         self.train_action = QAction("&Train a Model on My Photos…", self)
         self.train_action.triggered.connect(self.open_training_wizard)
         self.preferences_action = QAction("&Preferences…", self, shortcut=QKeySequence.StandardKey.Preferences)
         self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.preferences_action.triggered.connect(self.show_preferences)
+        self.model_menu = self.menuBar().addMenu("&Model")
+        self.model_menu.aboutToShow.connect(self._fill_model_menu)
         self._fill_model_menu()
 
         self.view_menu = view_menu = self.menuBar().addMenu("&View")
@@ -235,10 +233,9 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _checked=False, p=path: self.controller.switch_model(p))
         menu.addSeparator()
         menu.addAction("Open Model File…").triggered.connect(self.open_model_file)
-        if hasattr(self, "train_action"):  # the model menu is rebuilt each time it opens
-            menu.addAction(self.train_action)
-            menu.addSeparator()
-            menu.addAction(self.preferences_action)
+        menu.addAction(self.train_action)  # the menu is rebuilt each time it opens: the fixed actions go back in
+        menu.addSeparator()
+        menu.addAction(self.preferences_action)
 
     def open_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a Polychrome model", self._last_dir("model"),

@@ -221,7 +221,7 @@ def run(args) -> int:
 
     from ..core.errors import PolychromeError
     from ..core.progress import CancelToken, Cancelled, Progress
-    from .loop import Trainer, TrainingError
+    from .loop import Trainer
 
     config = _config_from_args(args)
     if args.base:
@@ -269,10 +269,7 @@ def run(args) -> int:
     except KeyboardInterrupt:
         _err("aborted")
         return EXIT_CANCELLED
-    except TrainingError as exc:
-        _err(str(exc))
-        return EXIT_FAILURE
-    except PolychromeError as exc:
+    except PolychromeError as exc:  # TrainingError included
         _err(str(exc))
         return EXIT_FAILURE
     finally:
