@@ -140,6 +140,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller images and fewer repeats")
     args = ap.parse_args(argv)
+    from polychrome.runtime.providers import limit_blas_threads
+
+    limit_blas_threads()  # as the app and the CLI do at start (the decoder's product would otherwise leave spinners)
     rows = [bench_t_change(args.quick), bench_full_merge(args.quick), bench_full_merge_clip(args.quick),
             bench_full_merge_16(args.quick)]
     print(f"cv2 threads: {cv2.getNumThreads()}, cores: {cv2.getNumberOfCPUs()}")

@@ -227,3 +227,20 @@ def test_console_script_runs(tmp_path):
     res = subprocess.run([sys.executable, "-m", "polychrome", "--version"], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "app")})
     assert res.returncode == 0 and "polychrome" in res.stdout
+
+
+def test_colorize_runs_numpy_blas_on_one_thread(tmp_path, known_model):
+    """onnxruntime and OpenCV bring their own threads; the CLI keeps OpenBLAS's from spinning beside them."""
+    img = _gray_img(tmp_path / "a.png")
+    code = (
+        "import sys\n"
+        "from polychrome.cli.main import main\n"
+        f"rc = main(['colorize', {str(img)!r}, '--model', {str(known_model)!r}, '-o', {str(tmp_path / 'out')!r}])\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print('blas threads', max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'))\n"
+        "sys.exit(rc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "app"), "OPENBLAS_NUM_THREADS": "2"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "blas threads 1" in res.stdout and (tmp_path / "out").is_dir(), res.stdout

@@ -531,11 +531,16 @@ def test_python_m_polychrome_gui_without_any_model_starts_and_quits(tmp_path):
         "from polychrome.runtime import registry\n"
         "registry.shipped_model_dirs = lambda: []\n"
         "from polychrome.gui.app import main\n"
-        "sys.exit(main(['--quit-after', '800']))\n"
+        "rc = main(['--quit-after', '800'])\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print('blas threads', max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'))\n"
+        "sys.exit(rc)\n"
     )
-    res = run_python(code, {"POLYCHROME_USER_MODELS": str(empty)})
+    res = run_python(code, {"POLYCHROME_USER_MODELS": str(empty), "OPENBLAS_NUM_THREADS": "2"})
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Fatal" not in res.stderr
+    # the app runs numpy's BLAS on one thread: its idle workers would otherwise spin under every slider move
+    assert "blas threads 1" in res.stdout, res.stdout
 
 
 def test_python_m_polychrome_gui_starts_and_quits(tmp_path, known_model):
@@ -742,3 +747,26 @@ def test_next_previous_and_slider_drags_are_coalesced(qtbot, tmp_path, known_mod
     qtbot.wait(50)
     assert len(renders) == 1 and c.T == pytest.approx(0.5)  # only the newest T was decoded
     w.close()
+
+
+def test_the_live_preview_table_is_built_on_a_worker_when_the_app_starts(qtbot, monkeypatch):
+    """The fast preview's colour table (about half a second to build) must never be built on the UI thread."""
+    import threading
+
+    from polychrome.core import merge
+
+    monkeypatch.setattr(merge, "_TABLE", None)
+    built_on = []
+    real_build = merge._build_preview_table
+
+    def build():
+        built_on.append(threading.current_thread())
+        return real_build()
+
+    monkeypatch.setattr(merge, "_build_preview_table", build)
+    c = ColorizeController()
+    qtbot.waitUntil(merge.preview_table_ready, timeout=WAIT_MS)
+    assert len(built_on) == 1 and built_on[0] is not threading.main_thread()
+    assert c.shutdown(WAIT_MS)
+    ColorizeController().shutdown(WAIT_MS)  # once built, later controllers start nothing more
+    assert len(built_on) == 1

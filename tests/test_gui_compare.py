@@ -161,6 +161,10 @@ def test_changing_T_updates_the_panel_and_moves_the_marker(setup, tmp_path):
     s.panel.set_metric("delta_e")
     x, y = s.panel.current_point.getData()
     assert list(x) == [pytest.approx(0.9)] and list(y) == [pytest.approx(expected["delta_e"])]
+    from polychrome.core.metrics import METRIC_INFO
+
+    # the axis says which metric is plotted (the label is only re-set when the metric changes, not on every T)
+    assert METRIC_INFO["delta_e"].short in s.panel.plot.getAxis("left").labelText
 
     # a drag: many T values in a row queue no work; only where it rests is measured
     measured = []

@@ -100,7 +100,14 @@ def test_preview_merger_matches_exact_path():
     exact = merge_full_resolution(gray, ab, method="bilinear")  # the export path, gamut mapping included
     err = np.abs(fast.astype(int) - exact).max(-1)
     assert err.mean() < 1.0 and np.percentile(err, 98) <= 2
-    inside = merge_full_resolution(gray, ab, method="bilinear", gamut_map=False)
+    # strongly saturated: the preview maps into the gamut like the export, not like a per-channel clip
+    vivid = merge_full_resolution(gray, ab * 3, method="bilinear")
+    clipped = merge_full_resolution(gray, ab * 3, method="bilinear", gamut_map=False)
+    err3 = np.abs(pm.render(ab * 3).astype(int) - vivid).max(-1)
+    mapped = np.abs(clipped.astype(int) - vivid).max(-1)
+    changed = mapped > 4  # where gamut mapping and clipping disagree visibly
+    assert changed.mean() > 0.05 and err3[changed].mean() < 0.2 * mapped[changed].mean(), (
+        err3[changed].mean(), mapped[changed].mean())
     # pure black and pure white stay neutral whatever the predicted colour
     L2 = L.copy()
     L2[:, :10] = 0.0
@@ -108,3 +115,93 @@ def test_preview_merger_matches_exact_path():
     ends = PreviewMerger(L2).render(ab * 3)
     assert ends[:, :10].max() <= 2 and ends[:, -10:].min() >= 253
     assert not np.array_equal(pm.render(ab * 0.2), fast)  # new ab, new colours
+
+
+def _table_entry(table, k, a, b):
+    """The preview table's colour for gray level k at whole-unit (a*, b*): the documented layout."""
+    from polychrome.core import merge
+
+    return table[(a - merge._PREVIEW_A[0]) * 16 + k // 16, (b - merge._PREVIEW_B[0]) * 16 + k % 16]
+
+
+def test_preview_table_holds_the_exports_colours():
+    """Every node of the live preview's table is what the export writes for that gray level and ab, gamut mapping
+    included (sampled: 20,000 of its 10 million nodes)."""
+    from polychrome.core import merge
+    from polychrome.core.color import _lightness_lut
+
+    table = merge.preview_table()
+    assert table.shape == (189 * 16, 207 * 16, 3) and table.dtype == np.uint8
+    rng = np.random.default_rng(5)
+    n = 20000
+    k = rng.integers(0, 256, n)
+    a = rng.integers(merge._PREVIEW_A[0], merge._PREVIEW_A[1] + 1, n)
+    b = rng.integers(merge._PREVIEW_B[0], merge._PREVIEW_B[1] + 1, n)
+    got = _table_entry(table, k, a, b)
+    L = _lightness_lut(np.uint8)[k].reshape(1, n)
+    ab = (np.stack([a, b], -1) * 64).astype(np.int16).reshape(1, n, 2)
+    want = merge.merge_lab(L, ab, np.uint8)[0]
+    err = np.abs(got.astype(int) - want).max(-1)
+    assert (err == 0).mean() > 0.999, np.bincount(err)[:8]
+    # neutral nodes are the gray ramp itself
+    ramp = _table_entry(table, np.arange(256), 0, 0)
+    np.testing.assert_array_equal(ramp, np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, 1))
+
+
+def test_preview_rounds_lightness_and_ab_to_the_nearest_node():
+    from polychrome.core import merge
+    from polychrome.core.color import _lightness_lut
+    from polychrome.core.merge import PreviewMerger
+
+    table = merge.preview_table()
+    levels = _lightness_lut(np.uint8)
+    L = np.empty((4, 6), np.float32)
+    L[:2] = levels[128]
+    L[2:] = levels[40] * 0.3 + levels[41] * 0.7  # nearer to level 41
+    pm = PreviewMerger(L)
+    for (a, b), (na, nb) in (((10.4, -20.6), (10, -21)), ((10.6, -20.4), (11, -20)), ((-30.2, 44.8), (-30, 45))):
+        out = pm.render(np.full((2, 3, 2), (a, b), np.float32))
+        np.testing.assert_array_equal(out[0, 0], _table_entry(table, 128, na, nb))
+        np.testing.assert_array_equal(out[3, 5], _table_entry(table, 41, na, nb))
+    # beyond the gamut's box: clamped to the box, still a real in-gamut colour; NaN reads as neutral
+    far = pm.render(np.full((1, 1, 2), (300.0, -500.0), np.float32))
+    np.testing.assert_array_equal(far[0, 0], _table_entry(table, 128, merge._PREVIEW_A[1], merge._PREVIEW_B[0]))
+    gray = pm.render(np.full((1, 1, 2), np.nan, np.float32))
+    np.testing.assert_array_equal(gray[0, 0], (128, 128, 128))
+
+
+def test_preview_of_a_panorama_wider_than_cv2_remap_allows():
+    from polychrome.core.merge import PreviewMerger, merge_lab, upsample_ab_fixed
+
+    L = np.tile(np.linspace(5, 95, 33000, dtype=np.float32), (3, 1))
+    ab = np.dstack([np.full((2, 8), 20.0), np.linspace(-40, 40, 16).reshape(2, 8)]).astype(np.float32)
+    out = PreviewMerger(L).render(ab)
+    exact = merge_lab(L, upsample_ab_fixed(ab, L.shape, "bilinear"), np.uint8)
+    assert out.shape == (3, 33000, 3) and np.abs(out.astype(int) - exact).max() <= 3
+
+
+def test_overlapping_merges_restore_opencvs_thread_count():
+    """An export beside an exact preview: each merge switches OpenCV to one thread for its strips. A merge that
+    starts while another runs and ends after it must not leave OpenCV on one thread."""
+    import threading
+    import time
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    rng = np.random.default_rng(1)
+    ab = (rng.standard_normal((20, 16, 2)) * 20).astype(np.float32)
+    small = (rng.random((400, 300)) * 255).astype(np.uint8)
+    large = (rng.random((2400, 1800)) * 255).astype(np.uint8)
+    first = threading.Thread(target=merge_full_resolution, args=(small, ab), kwargs={"threads": 2})
+    second = threading.Thread(target=merge_full_resolution, args=(large, ab), kwargs={"threads": 2})
+    first.start()
+    t0 = time.monotonic()
+    while cv2.getNumThreads() != 1 and first.is_alive() and time.monotonic() - t0 < 5:
+        pass  # until the first merge is in its strips
+    second.start()  # starts inside the first, ends after it
+    first.join()
+    second.join()
+    try:
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)

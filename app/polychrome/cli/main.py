@@ -97,6 +97,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    if args.command in ("colorize", "evaluate", "self-test"):
+        from ..runtime.providers import limit_blas_threads
+
+        limit_blas_threads()  # onnxruntime and OpenCV bring their own threads; idle BLAS threads would only spin
     try:
         if args.command == "colorize":
             return cmd_colorize(args)

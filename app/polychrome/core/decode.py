@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Tuple
 
+import cv2
 import numpy as np
 
 MIN_T = 0.01
@@ -49,6 +50,7 @@ class LogitsDecoder:
         self.z -= self.zmax  # every later softmax starts from max = 0
         self.centers = centers
         self._mode_idx = None
+        self._centers1 = None
 
     @property
     def shape(self) -> Tuple[int, int]:
@@ -80,13 +82,18 @@ class LogitsDecoder:
         """(h, w, 2) annealed-mean ab at temperature T."""
         if T <= 0:
             return self.mode()
-        e = self.z * np.float32(1.0 / T)
-        np.exp(e, out=e)
-        h, w, q = e.shape
-        flat = e.reshape(-1, q)
-        num = flat @ self.centers  # (N, 2)
-        den = flat.sum(axis=1, keepdims=True)
-        return (num / den).reshape(h, w, 2)
+        h, w, q = self.z.shape
+        # cv2's vectorised exp is several times faster than numpy's; one product with [a, b, 1] per bin gives the
+        # weighted sums and the normaliser together (the live T slider calls this on every move)
+        e = self.z.reshape(-1, q) * np.float32(1.0 / T)
+        # below e^-80 a bin weighs nothing next to the top one (e^0); stopping there keeps exp's results out of the
+        # denormal range, where arithmetic is many times slower (small T would otherwise cost ~10 ms a move)
+        cv2.max(e, -80.0, dst=e)
+        cv2.exp(e, dst=e)
+        if self._centers1 is None:
+            self._centers1 = np.concatenate([self.centers, np.ones((q, 1), np.float32)], axis=1)
+        s = e @ self._centers1  # (N, 3)
+        return (s[:, :2] / s[:, 2:]).reshape(h, w, 2)
 
     def entropy(self, T: float, normalized: bool = True) -> np.ndarray:
         """(h, w) per-pixel entropy of the distribution at T; normalised by log Q to lie in [0, 1]."""

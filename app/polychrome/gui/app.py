@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from ..runtime.providers import limit_blas_threads
 from .main_window import MainWindow
 from .models import ColorizeController
 from .settings import AppSettings
@@ -93,6 +94,7 @@ def create_window(model=None, provider: Optional[str] = None, inputs: Optional[L
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    limit_blas_threads()  # spinning OpenBLAS threads would slow every slider move on a machine with few cores
     if QApplication.instance() is None:  # HiDPI: fractional scale factors (125 %, 150 %) as the screen says
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -18,9 +18,19 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor
 
 from ..core.errors import PolychromeError
+from ..core.merge import preview_table_ready
 from ..core.progress import ProgressEvent
 from ..runtime.pipeline import expand_inputs
-from .workers import ExportJob, QueueJob, TaskRunner, Worker, colorize_queue, export_predictions, render_exact
+from .workers import (
+    ExportJob,
+    QueueJob,
+    TaskRunner,
+    Worker,
+    colorize_queue,
+    export_predictions,
+    prepare_live_preview,
+    render_exact,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +148,8 @@ class ColorizeController(QObject):
         self.queue = ImageQueueModel(self)
         self.runner = TaskRunner(1, self)  # the colorize queue
         self.render_runner = TaskRunner(1, self)  # exact renders (seconds on big images): off the UI thread
+        if not preview_table_ready():
+            self.render_runner.start(Worker(prepare_live_preview))
         self._render_gen = 0
         self.export_runner = TaskRunner(1, self)
         self.colorizer = None

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set,
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from ..core import imageio
+from ..core import imageio, merge
 from ..core.errors import ImageReadError, ImageWriteError, PolychromeError
 from ..core.progress import Cancelled, CancelToken, Progress, ProgressEvent
 
@@ -172,6 +172,13 @@ def colorize_queue(
         finished.append((job.row, "done"))
         progress.step(1, str(job.path), row=job.row, state="done", prediction=pred)
     return finished
+
+
+def prepare_live_preview(progress: Progress, cancel: CancelToken) -> None:
+    """Build the live preview's colour table (once per process, well under a second) before the first slider
+    move or first preview needs it, so the UI thread never waits for it."""
+    progress.check()
+    merge.preview_table()
 
 
 def render_exact(progress: Progress, cancel: CancelToken, prediction, T: float, max_pixels: Optional[int] = None):

@@ -185,8 +185,9 @@ class Prediction:
     def preview(self, T: float, max_pixels: int = PREVIEW_PIXELS, exact: bool = False) -> np.ndarray:
         """uint8 sRGB preview of at most ``max_pixels`` (L* cached; a new T costs one decode and one merge).
 
-        The fast path (for dragging the T slider) clips out-of-gamut colours; ``exact=True`` runs the export's
-        merge (gamut mapping at constant L*, bicubic upsampling), e.g. once the slider is released.
+        The fast path (for dragging the T slider) is a table lookup (core.merge.PreviewMerger): the export's gamut
+        mapping, bilinear upsampling, L* rounded to 8-bit gray levels and ab to whole units. ``exact=True`` runs the
+        export's merge itself (bicubic upsampling), e.g. once the slider is released.
         """
         L = self.preview_lightness(max_pixels)
         if exact:

@@ -95,3 +95,22 @@ def choose(forced: Optional[str] = None) -> Tuple[List[str], str]:
     if best == CPU:
         return chain, "CPU (no accelerator provider in this onnxruntime build)"
     return chain, f"{FRIENDLY.get(best, best)} (preferred accelerator)"
+
+
+def limit_blas_threads() -> bool:
+    """Run the BLAS libraries that numpy and OpenCV bring (OpenBLAS) on one thread each; False if it could not.
+
+    The app's heavy work runs in onnxruntime's and OpenCV's own thread pools; BLAS only sees small products (the
+    decoder's logits × bin centres on every T change). OpenBLAS's worker threads spin for about a tenth of a
+    second after each call, so on a 2-core machine every slider move left one core busy-waiting under the preview
+    merge. The desktop app and the CLI call this at start; a library user's process is left as it is.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a dependency, but never worth failing the start for
+        return False
+    import cv2  # noqa: F401 - a library loaded later would keep its own thread count: load both BLAS users first
+    import numpy  # noqa: F401
+
+    threadpool_limits(limits=1, user_api="blas")  # called as a function, the limit stays for the whole process
+    return True

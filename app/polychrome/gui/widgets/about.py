@@ -17,6 +17,7 @@ THIRD_PARTY = [
     ("Pillow", "MIT-CMU (HPND)"),
     ("tifffile", "BSD-3-Clause"),
     ("platformdirs", "MIT"),
+    ("threadpoolctl", "BSD-3-Clause"),
     ("PyTorch (training only)", "BSD-3-Clause"),
     ("EfficientNet-Lite0 ImageNet weights (training only)", "Apache-2.0"),
 ]

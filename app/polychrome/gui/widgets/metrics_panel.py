@@ -103,6 +103,8 @@ class MetricsPanel(QWidget):
         lay.addLayout(chooser)
         lay.addWidget(self.plot, 1)
 
+        self._labelled: Optional[str] = None
+        self._curve_empty: Optional[bool] = None
         self.metric_box.currentIndexChanged.connect(lambda _i: self._draw_curve())
         self.t_marker.sigPositionChangeFinished.connect(
             lambda line: self.temperature_requested.emit(float(line.value())))
@@ -177,13 +179,18 @@ class MetricsPanel(QWidget):
     def _draw_curve(self) -> None:
         name = self.selected_metric
         info = METRIC_INFO[name]
-        self.plot.setLabel("left", info.short, units=info.unit or None)
+        if self._labelled != name:  # a new axis label re-lays the plot out: only when the metric changes
+            self.plot.setLabel("left", info.short, units=info.unit or None)
+            self._labelled = name
         c = self.curves
         if c is None or len(c["temperatures"]) == 0:
-            self.curve.setData([], [])
+            if self._curve_empty is not True:  # an empty plot stays as it is while T moves
+                self.curve.setData([], [])
+                self._curve_empty = True
             self.baseline_line.hide()
             self._draw_current()
             return
+        self._curve_empty = False
         t = np.asarray(c["temperatures"], dtype=np.float64)
         y = np.asarray(c["values"][name], dtype=np.float64)
         ok = np.isfinite(y)
@@ -211,6 +218,7 @@ class MetricsPanel(QWidget):
     def _draw_current(self) -> None:
         v = self.current_value()
         if v is None:
-            self.current_point.clear()
+            if len(self.current_point.data):
+                self.current_point.clear()
         else:
             self.current_point.setData(x=[self.T], y=[v])
