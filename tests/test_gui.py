@@ -770,3 +770,32 @@ def test_the_live_preview_table_is_built_on_a_worker_when_the_app_starts(qtbot, 
     assert c.shutdown(WAIT_MS)
     ColorizeController().shutdown(WAIT_MS)  # once built, later controllers start nothing more
     assert len(built_on) == 1
+
+
+def test_the_first_image_shows_before_the_preview_table_is_ready(qtbot, tmp_path, known_model, monkeypatch):
+    """An image opened with the app (its table still building) is shown with the exact merge at once; slider moves
+    use the fast lookup as soon as the table is there."""
+    import threading
+
+    from polychrome.core import merge
+
+    monkeypatch.setattr(merge, "_TABLE", None)
+    release = threading.Event()
+    real_build = merge._build_preview_table
+    monkeypatch.setattr(merge, "_build_preview_table", lambda: (release.wait(WAIT_MS / 1000), real_build())[1])
+    make_images(tmp_path / "in", 1, 0)
+    c = ColorizeController(Colorizer(str(known_model)))
+    shown = []
+    c.preview_changed.connect(lambda rgb: shown.append(rgb))
+    try:
+        c.add_paths([str(tmp_path / "in")])
+        qtbot.waitUntil(lambda: finished(c, 1) and shown and shown[-1] is not None, timeout=WAIT_MS)
+        assert not merge.preview_table_ready()
+        np.testing.assert_array_equal(shown[-1], c.prediction.preview(c.T, exact=True))
+    finally:
+        release.set()
+    qtbot.waitUntil(merge.preview_table_ready, timeout=WAIT_MS)
+    c.set_T(0.9)
+    np.testing.assert_array_equal(shown[-1], c.prediction.preview(0.9))
+    assert not np.array_equal(shown[-1], c.prediction.preview(0.9, exact=True))  # the fast path, not the exact one
+    assert c.shutdown(WAIT_MS)

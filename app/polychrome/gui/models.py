@@ -432,7 +432,9 @@ class ColorizeController(QObject):
         if pred is None:
             return None
         kw = {"max_pixels": self.preview_max_pixels} if self.preview_max_pixels else {}
-        return pred.preview(self.T, exact=exact, **kw)
+        # In the first second after start the fast path's table may still be building on its worker: the exact
+        # merge (tens of ms at 2 MP) shows the first image at once instead of waiting for the table.
+        return pred.preview(self.T, exact=exact or not preview_table_ready(), **kw)
 
     def render(self, exact: bool = False) -> None:
         """Show the current image at the current T: the fast preview now; with ``exact`` the exact preview follows
