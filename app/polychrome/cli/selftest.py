@@ -33,6 +33,15 @@ def _card() -> np.ndarray:
     return np.clip(g, 0, 255).astype(np.uint8)
 
 
+def _blas_threads() -> int:
+    """The most threads any loaded BLAS library would use (0: threadpoolctl missing, so unknown)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return 0
+    return max((i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"), default=1)
+
+
 def run_self_test(args) -> int:
     import onnxruntime as ort
 
@@ -60,6 +69,8 @@ def run_self_test(args) -> int:
     check("CIEDE2000 reference pair", abs(de - 2.0425) < 1e-4, f"{de:.4f} (expected 2.0425)")
     chain, reason = providers.choose(args.provider)
     check("execution provider", True, f"{providers.FRIENDLY.get(chain[0], chain[0])} — {reason}")
+    check("BLAS on one thread (no spinning beside onnxruntime and OpenCV)", _blas_threads() == 1,
+          f"{_blas_threads()} thread(s)")
 
     try:
         entry = default_model()
