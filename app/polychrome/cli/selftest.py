@@ -69,8 +69,8 @@ def run_self_test(args) -> int:
     check("CIEDE2000 reference pair", abs(de - 2.0425) < 1e-4, f"{de:.4f} (expected 2.0425)")
     chain, reason = providers.choose(args.provider)
     check("execution provider", True, f"{providers.FRIENDLY.get(chain[0], chain[0])} — {reason}")
-    check("BLAS on one thread (no spinning beside onnxruntime and OpenCV)", _blas_threads() == 1,
-          f"{_blas_threads()} thread(s)")
+    blas = _blas_threads()
+    check("BLAS on one thread (no spinning beside onnxruntime and OpenCV)", blas == 1, f"{blas} thread(s)")
 
     try:
         entry = default_model()

@@ -50,7 +50,8 @@ class LogitsDecoder:
         self.z -= self.zmax  # every later softmax starts from max = 0
         self.centers = centers
         self._mode_idx = None
-        self._centers1 = None
+        # [a, b, 1] per bin: one product gives the weighted sums and the normaliser of the annealed mean together
+        self._centers1 = np.concatenate([centers, np.ones((len(centers), 1), np.float32)], axis=1)
 
     @property
     def shape(self) -> Tuple[int, int]:
@@ -83,15 +84,12 @@ class LogitsDecoder:
         if T <= 0:
             return self.mode()
         h, w, q = self.z.shape
-        # cv2's vectorised exp is several times faster than numpy's; one product with [a, b, 1] per bin gives the
-        # weighted sums and the normaliser together (the live T slider calls this on every move)
+        # cv2's vectorised exp is several times faster than numpy's (the live T slider calls this on every move)
         e = self.z.reshape(-1, q) * np.float32(1.0 / T)
         # below e^-80 a bin weighs nothing next to the top one (e^0); stopping there keeps exp's results out of the
         # denormal range, where arithmetic is many times slower (small T would otherwise cost ~10 ms a move)
         cv2.max(e, -80.0, dst=e)
         cv2.exp(e, dst=e)
-        if self._centers1 is None:
-            self._centers1 = np.concatenate([self.centers, np.ones((q, 1), np.float32)], axis=1)
         s = e @ self._centers1  # (N, 3)
         return (s[:, :2] / s[:, 2:]).reshape(h, w, 2)
 

@@ -223,8 +223,8 @@ def _max_chroma_table() -> np.ndarray:
 
 
 def _fit_chroma(lab: np.ndarray) -> np.ndarray:
-    """Scale the chroma of Lab colours (n, 3) down to the sRGB gamut at their own L* and hue."""
-    t = np.array(lab, dtype=np.float32, copy=True)
+    """Scale the chroma of Lab colours (..., 3) down to the sRGB gamut at their own L* and hue."""
+    t = np.array(lab, dtype=np.float32, copy=True).reshape(-1, 3)
     mag, ang = cv2.cartToPolar(t[:, 1], t[:, 2], angleInDegrees=True)
     mag, ang = mag.ravel(), ang.ravel()
     n = len(t)
@@ -241,7 +241,10 @@ def _fit_chroma(lab: np.ndarray) -> np.ndarray:
     scale = np.minimum(np.float32(1.0), cmax / np.maximum(mag, np.float32(1e-6)))
     t[:, 1] *= scale
     t[:, 2] *= scale
-    return t
+    return t.reshape(np.shape(lab))
+
+
+_GAMUT_TOL = 2e-5  # on linear RGB: float noise, not colour
 
 
 def _map_into_gamut(lab: np.ndarray, rgb: np.ndarray) -> None:
@@ -252,7 +255,7 @@ def _map_into_gamut(lab: np.ndarray, rgb: np.ndarray) -> None:
         return
     ys, xs = np.nonzero(inside == 0)
     sub = lab[ys, xs]
-    tol = np.float32(2e-5)
+    tol = np.float32(_GAMUT_TOL)
     lin = _lab_to_linear(sub)
     oog = ((lin < -tol) | (lin > 1 + tol)).any(axis=-1)
     if oog.any():
@@ -423,7 +426,8 @@ def _level_offsets() -> np.ndarray:
 
 
 def preview_table() -> np.ndarray:
-    """The live preview's colour table, (189·16, 207·16, 3) uint8 ≈ 30 MB, built once per process (≈ 0.5 s).
+    """The live preview's colour table, (189·16, 207·16, 3) uint8 ≈ 30 MB, built once per process (≈ 0.5 s, plus
+    the export's chroma table if that is not built yet).
 
     Entry (16·i + k div 16, 16·j + k mod 16) is gray level k at a* = −88 + i, b* = −110 + j. Colours outside the
     sRGB gamut are mapped in like the export does: chroma reduced at constant L* and hue. Thread-safe; the app
@@ -442,39 +446,23 @@ def preview_table_ready() -> bool:
 
 
 def _build_preview_table() -> np.ndarray:
-    cmax_table = _max_chroma_table()
     n = _BLOCKS
     # one block row of the table at a time: rows a*, columns (b*, k mod 16) with the gray level fastest, so the
     # 16 levels k = 16·i … 16·i + 15 fill rows 16·a + i of the table directly
     a = np.arange(_PREVIEW_A[0], _PREVIEW_A[1] + 1, dtype=np.float32)
     b = np.repeat(np.arange(_PREVIEW_B[0], _PREVIEW_B[1] + 1, dtype=np.float32), n)
     A, B = (np.ascontiguousarray(v) for v in np.meshgrid(a, b, indexing="ij"))  # (NA, NB·16)
-    chroma, hue = cv2.cartToPolar(A, B, angleInDegrees=True)
-    chroma = np.maximum(chroma, np.float32(1e-6))
-    map_x = hue * np.float32(_CMAX_H_STEPS)
     levels = _lightness_lut(np.uint8)  # L* of the 256 neutral 8-bit levels
-    M = np.ascontiguousarray(_XYZN2RGB, dtype=np.float32)
-    d = np.float32(6.0 / 29.0)
+    tol = _GAMUT_TOL
     table = np.empty((_NA * n, _NB * n, 3), np.uint8)
     for i in range(n):
         L = np.ascontiguousarray(np.broadcast_to(np.tile(levels[i * n : (i + 1) * n], _NB), A.shape))
         lab = cv2.merge([L, A, B])
         rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
-        # the export's rule (_map_into_gamut), vectorised: a colour outside the gamut gets the chroma C*max of its
-        # L* and hue (_fit_chroma); one inside stays as it is. cv2 clips, so outside is decided on linear RGB.
-        fy = (L + np.float32(16.0)) * np.float32(1.0 / 116.0)
-        f = cv2.merge([fy + A * np.float32(1.0 / 500.0), fy, fy - B * np.float32(1.0 / 200.0)])
-        xyz = cv2.pow(f, 3)
-        low = f <= d  # the CIE curve's linear part near black
-        xyz[low] = (f[low] - np.float32(4.0 / 29.0)) * np.float32(3.0 * (6.0 / 29.0) ** 2)
-        lin = cv2.transform(xyz, M)
-        tol = 2e-5
-        outside = cv2.inRange(lin, (-tol, -tol, -tol), (1 + tol, 1 + tol, 1 + tol))
-        cv2.bitwise_not(outside, dst=outside)
-        cmax = cv2.remap(cmax_table, map_x, np.clip(L, 0, 100) * np.float32(_CMAX_L_STEPS), cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
-        scale = np.minimum(np.float32(1.0), cmax / chroma)
-        fitted = cv2.cvtColor(cv2.merge([L, A * scale, B * scale]), cv2.COLOR_Lab2RGB)
-        cv2.copyTo(fitted, outside, dst=rgb)
+        # the export's rule (_map_into_gamut) on every node at once, with its own pieces: a colour outside the
+        # gamut (decided on linear RGB, as cv2 clips) gets _fit_chroma's C*max; one inside stays as it is
+        lin = _lab_to_linear(lab.reshape(-1, 3)).reshape(lab.shape)
+        outside = cv2.bitwise_not(cv2.inRange(lin, (-tol, -tol, -tol), (1 + tol, 1 + tol, 1 + tol)))
+        cv2.copyTo(cv2.cvtColor(_fit_chroma(lab), cv2.COLOR_Lab2RGB), outside, dst=rgb)
         table[i::n] = cv2.convertScaleAbs(rgb, alpha=255.0)
     return table

@@ -63,21 +63,18 @@ class DistributionDock(QDockWidget):
         self.probabilities: Optional[np.ndarray] = None
         self._centers: Optional[np.ndarray] = None
         self._brushes = None
-        self._empty = False
 
     def show_distribution(self, info: Optional[dict]) -> None:
         """``info`` as from ColorizeController.distribution_info(); None clears the plot."""
         if info is None:
-            if self._empty:
+            if self.probabilities is None:
                 return  # nothing shown, nothing to clear (a T change with no pixel under the cursor)
             self.probabilities = None
             self.bins_item.clear()
             self.mean_item.clear()
             self.mode_item.clear()
             self.info.setText("Hover over the image (click to pin a pixel).")
-            self._empty = True
             return
-        self._empty = False
         p = np.asarray(info["probabilities"], dtype=np.float32)
         centers = np.asarray(info["centers"], dtype=np.float32)
         if self._centers is None or self._centers.shape != centers.shape or not np.array_equal(self._centers, centers):

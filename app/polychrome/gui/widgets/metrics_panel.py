@@ -104,7 +104,6 @@ class MetricsPanel(QWidget):
         lay.addWidget(self.plot, 1)
 
         self._labelled: Optional[str] = None
-        self._curve_empty: Optional[bool] = None
         self.metric_box.currentIndexChanged.connect(lambda _i: self._draw_curve())
         self.t_marker.sigPositionChangeFinished.connect(
             lambda line: self.temperature_requested.emit(float(line.value())))
@@ -184,13 +183,11 @@ class MetricsPanel(QWidget):
             self._labelled = name
         c = self.curves
         if c is None or len(c["temperatures"]) == 0:
-            if self._curve_empty is not True:  # an empty plot stays as it is while T moves
+            if self.curve.xData is not None:  # an empty plot stays as it is while T moves
                 self.curve.setData([], [])
-                self._curve_empty = True
             self.baseline_line.hide()
             self._draw_current()
             return
-        self._curve_empty = False
         t = np.asarray(c["temperatures"], dtype=np.float64)
         y = np.asarray(c["values"][name], dtype=np.float64)
         ok = np.isfinite(y)
