@@ -49,10 +49,11 @@ def save_model(
     out_hw=("h", "w"),
     input_name: str = "L",
     output_name: str = "logits",
+    extra_inputs: Sequence = (),
 ) -> Path:
     inp = helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", 1, in_hw[0], in_hw[1]])
     out = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", q if q else "Q", out_hw[0], out_hw[1]])
-    graph = helper.make_graph(nodes, "polychrome_fixture", [inp], [out], initializer=initializers)
+    graph = helper.make_graph(nodes, "polychrome_fixture", [inp, *extra_inputs], [out], initializer=initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="polychrome-tests")
     model.ir_version = 8
     for k, v in metadata.items():
@@ -121,3 +122,37 @@ def conv_model(path: Path, bins: ABBins, seed: int = 0, hidden: int = 8, **manif
     ]
     md = manifest_for(bins, stride=4, **manifest_over).to_metadata()
     return save_model(path, nodes, inits, md, bins.Q)
+
+
+def hint_model(path: Path, bins: ABBins, alpha: float = 0.02, k: float = 60.0, declare: bool = True) -> Path:
+    """The known-ab model with colour-hint inputs: the Gaussian's centre is t = (k·x, 0) + h, where h is the mean
+    hint ab inside each output cell (0 in cells without a hint). So a hint moves exactly the cells it covers to
+    its colour (plus k·x on a*), which decoding can check in closed form. ``declare=False`` leaves the manifest
+    without the hints flag (a contract violation)."""
+    stride = 4
+    w, b = known_ab_weights(bins, alpha, k)
+    v = (2.0 * alpha * bins.centers.astype(np.float64)).astype(np.float32).reshape(-1, 2, 1, 1)
+    pool = dict(kernel_shape=[stride, stride], strides=[stride, stride])
+    nodes = [
+        helper.make_node("AveragePool", ["L"], ["pooled"], **pool),
+        helper.make_node("Conv", ["pooled", "W", "B"], ["from_l"], kernel_shape=[1, 1]),
+        helper.make_node("Mul", ["hint_ab", "hint_mask"], ["masked"]),
+        helper.make_node("AveragePool", ["masked"], ["ab_sum"], **pool),
+        helper.make_node("AveragePool", ["hint_mask"], ["m_sum"], **pool),
+        helper.make_node("Add", ["m_sum", "eps"], ["m_safe"]),
+        helper.make_node("Div", ["ab_sum", "m_safe"], ["h"]),
+        helper.make_node("Conv", ["h", "V"], ["from_h"], kernel_shape=[1, 1]),
+        helper.make_node("Add", ["from_l", "from_h"], ["logits"]),
+    ]
+    inits = [
+        numpy_helper.from_array(w, "W"),
+        numpy_helper.from_array(b, "B"),
+        numpy_helper.from_array(v, "V"),
+        numpy_helper.from_array(np.array([1e-6], np.float32), "eps"),
+    ]
+    extra = [
+        helper.make_tensor_value_info("hint_ab", TensorProto.FLOAT, ["N", 2, "H", "W"]),
+        helper.make_tensor_value_info("hint_mask", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+    ]
+    md = manifest_for(bins, stride=stride, hints=declare).to_metadata()
+    return save_model(path, nodes, inits, md, bins.Q, extra_inputs=extra)

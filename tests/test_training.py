@@ -315,8 +315,9 @@ def test_degradations_change_only_the_input(photos):
     for ds in (clean, damaged):
         ds.set_epoch(2)
     for i in range(len(paths)):
-        Lc, abc, Lc_clean = clean[i]
-        Ld, abd, Ld_clean = damaged[i]
+        Lc, abc, Lc_clean, hc = clean[i]
+        Ld, abd, Ld_clean, hd = damaged[i]
+        assert hc.shape == (3, 32, 32) and not hc.any() and not hd.any()  # no hints unless asked for
         assert Lc.shape == (1, 32, 32) and abc.shape == (2, 32, 32)
         assert torch.equal(abc, abd) and torch.equal(Lc_clean, Ld_clean)  # target and clean L untouched
         assert torch.equal(Lc, Lc_clean)

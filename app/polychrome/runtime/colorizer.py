@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
 from ..core.decode import LogitsDecoder, softmax_t
 from ..core.errors import ImageReadError
+from ..core.hints import ColorHint, rasterize_hints
 from ..core.merge import PreviewMerger, lightness, merge_full_resolution, merge_lab, upsample_ab_fixed
 from ..core.progress import Progress, ensure_progress
 from .manifest import ModelManifest
@@ -92,10 +93,33 @@ class Colorizer:
             x = cv2.copyMakeBorder(x, 0, fh - h_in, 0, fw - w_in, cv2.BORDER_REPLICATE)
         return PreparedInput(x[None, None].astype(np.float32), (h_in, w_in), (h_in // s, w_in // s))
 
-    def logits_for(self, L: np.ndarray) -> np.ndarray:
-        """(Q, h, w) logits for a full-resolution L* map (one inference)."""
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the model has the colour-hint inputs (``hints`` to :meth:`predict` then steer it)."""
+        return self.manifest.hints
+
+    def hint_maps(
+        self, hints: Sequence[ColorHint], image_shape: Tuple[int, int], prep: PreparedInput
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """[1, 2, Hp, Wp] and [1, 1, Hp, Wp] hint maps on the prepared input's grid (zero in any padding)."""
+        hp, wp = prep.tensor.shape[2:]
+        ab = np.zeros((1, 2, hp, wp), np.float32)
+        mask = np.zeros((1, 1, hp, wp), np.float32)
+        h_in, w_in = prep.size
+        ab[0, :, :h_in, :w_in], mask[0, :, :h_in, :w_in] = rasterize_hints(hints, image_shape, (h_in, w_in))
+        return ab, mask
+
+    def logits_for(self, L: np.ndarray, hints: Optional[Sequence[ColorHint]] = None) -> np.ndarray:
+        """(Q, h, w) logits for a full-resolution L* map (one inference), steered by ``hints`` if given."""
         prep = self.prepare(L)
-        out = self.session.run(prep.tensor)
+        hint_ab = hint_mask = None
+        if hints:
+            if not self.takes_hints:
+                from ..core.errors import ModelError
+
+                raise ModelError(f"{self.manifest.path or self.manifest.name}: this model does not take colour hints")
+            hint_ab, hint_mask = self.hint_maps(hints, L.shape, prep)
+        out = self.session.run(prep.tensor, hint_ab, hint_mask)
         m = self.manifest
         hp, wp = prep.tensor.shape[2:]
         if out.ndim != 4 or out.shape[0] != 1 or out.shape[1] != m.Q:
@@ -107,14 +131,22 @@ class Colorizer:
         ch, cw = prep.cells
         return out[0, :, :ch, :cw]
 
-    def predict(self, pixels: np.ndarray, progress: Optional[Progress] = None, name: str = "") -> "Prediction":
-        """Colorize an image (gray (H, W) or RGB (H, W, 3), uint8/uint16/float): one inference, cached."""
+    def predict(
+        self,
+        pixels: np.ndarray,
+        progress: Optional[Progress] = None,
+        name: str = "",
+        hints: Optional[Sequence[ColorHint]] = None,
+    ) -> "Prediction":
+        """Colorize an image (gray (H, W) or RGB (H, W, 3), uint8/uint16/float): one inference, cached.
+
+        ``hints`` (full-resolution coordinates) steer a hint-taking model; other models refuse them."""
         progress = ensure_progress(progress)
         if pixels.ndim not in (2, 3) or min(pixels.shape[:2]) < 1:
             raise ImageReadError(name or "image", f"cannot colorize an array of shape {pixels.shape}")
         L = lightness(pixels)
         progress.check()
-        logits = self.logits_for(L)
+        logits = self.logits_for(L, hints)
         progress.check()
         return Prediction(pixels, L, logits, self.manifest)
 

@@ -1,7 +1,9 @@
 """The model contract and the manifest read from an ONNX model's metadata.
 
 Contract: one input ``L`` float32 [N, 1, H, W] (normalised lightness), one output ``logits`` float32
-[N, Q, h, w] with H = h·stride. ``metadata_props`` carry, under the ``polychrome.`` prefix:
+[N, Q, h, w] with H = h·stride. A model that takes colour hints has two more inputs of the same N, H, W:
+``hint_ab`` float32 [N, 2, H, W] (a*, b* in CIELAB units where a hint is given, 0 elsewhere) and ``hint_mask``
+float32 [N, 1, H, W] (1 where a hint is given, 0 elsewhere); all zeros means "no hints". ``metadata_props`` carry, under the ``polychrome.`` prefix:
 
 =================  ===========================================================================
 key                value
@@ -16,6 +18,7 @@ default_T          default annealing temperature (e.g. 0.38)
 license            licence of the weights and the data they were trained on
 training           JSON summary of the training run (data, epochs, metrics); free-form
 description        one paragraph for the About box / model picker (optional)
+hints              "1" when the model has the hint inputs (optional; must agree with the graph)
 =================  ===========================================================================
 """
 
@@ -32,6 +35,8 @@ from ..core.errors import ModelError
 PREFIX = "polychrome."
 INPUT_NAME = "L"
 OUTPUT_NAME = "logits"
+HINT_AB_NAME = "hint_ab"
+HINT_MASK_NAME = "hint_mask"
 REQUIRED_KEYS = ("name", "version", "bins", "l_norm", "input_size", "stride", "default_T")
 
 
@@ -50,6 +55,7 @@ class ModelManifest:
     training: Dict[str, Any] = field(default_factory=dict)
     path: Optional[Path] = None
     fixed_hw: Optional[tuple] = None  # (H, W) when the model's input has fixed spatial dims
+    hints: bool = False  # the model takes hint_ab / hint_mask
 
     @property
     def Q(self) -> int:
@@ -69,6 +75,8 @@ class ModelManifest:
             "description": self.description,
             "training": json.dumps(self.training),
         }
+        if self.hints:
+            md["hints"] = "1"
         return {PREFIX + k: v for k, v in md.items()}
 
     @classmethod
@@ -113,4 +121,5 @@ class ModelManifest:
             description=md.get("description", ""),
             training=training if isinstance(training, dict) else {"value": training},
             path=path,
+            hints=md.get("hints", "0").strip() in ("1", "true", "True"),
         )

@@ -11,7 +11,7 @@ import onnxruntime as ort
 
 from ..core.errors import ModelError
 from . import providers as prov
-from .manifest import INPUT_NAME, OUTPUT_NAME, ModelManifest
+from .manifest import HINT_AB_NAME, HINT_MASK_NAME, INPUT_NAME, OUTPUT_NAME, ModelManifest
 
 
 def _dim(d) -> Optional[int]:
@@ -21,9 +21,20 @@ def _dim(d) -> Optional[int]:
 def check_contract(session: ort.InferenceSession, manifest: ModelManifest, path: Path) -> Optional[Tuple[int, int]]:
     """Raise ModelError naming what is wrong; return the fixed (H, W) of the input, if any."""
     ins, outs = session.get_inputs(), session.get_outputs()
-    if len(ins) != 1 or ins[0].name != INPUT_NAME:
-        names = ", ".join(i.name for i in ins)
-        raise ModelError(f"{path}: expected exactly one input named '{INPUT_NAME}', found: {names}")
+    names = [i.name for i in ins]
+    hint_names = [HINT_AB_NAME, HINT_MASK_NAME]
+    if names not in ([INPUT_NAME], [INPUT_NAME] + hint_names):
+        raise ModelError(
+            f"{path}: expected one input named '{INPUT_NAME}' (and optionally '{HINT_AB_NAME}', '{HINT_MASK_NAME}'), "
+            f"found: {', '.join(names)}"
+        )
+    has_hints = len(names) == 3
+    if has_hints != manifest.hints:
+        said = "says it takes colour hints" if manifest.hints else "does not declare colour hints"
+        raise ModelError(f"{path}: the metadata {said} but the graph's inputs are {', '.join(names)}")
+    for hi, channels in zip(ins[1:], (2, 1)):
+        if hi.type != "tensor(float)" or len(hi.shape) != 4 or _dim(hi.shape[1]) not in (None, channels):
+            raise ModelError(f"{path}: input '{hi.name}' must be float32 [N, {channels}, H, W], is {hi.type} {hi.shape}")
     i = ins[0]
     if i.type != "tensor(float)":
         raise ModelError(f"{path}: input '{INPUT_NAME}' must be float32, is {i.type}")
@@ -110,11 +121,46 @@ class ModelSession:
             return f"{self.provider_label} — {wanted} was not usable for this model"
         return f"{self.provider_label} — {self.reason}"
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    @property
+    def takes_hints(self) -> bool:
+        return self.manifest.hints
+
+    def feeds(
+        self, x: np.ndarray, hint_ab: Optional[np.ndarray] = None, hint_mask: Optional[np.ndarray] = None
+    ) -> Dict[str, np.ndarray]:
+        """The input dict for one run: L, plus the hint maps (zeros where not given) for a hint-taking model.
+
+        Hints given to a model without hint inputs raise :class:`ModelError` (they would be silently lost)."""
         x = np.ascontiguousarray(x, dtype=np.float32)
+        feeds = {INPUT_NAME: x}
+        given = hint_ab is not None or hint_mask is not None
+        if not self.takes_hints:
+            if given and hint_mask is not None and np.any(hint_mask):
+                raise ModelError(f"{self.path}: this model does not take colour hints")
+            return feeds
+        n, _, h, w = x.shape
+        if hint_ab is None or hint_mask is None:
+            hint_ab = np.zeros((n, 2, h, w), np.float32) if hint_ab is None else hint_ab
+            hint_mask = (
+                (np.abs(hint_ab).sum(1, keepdims=True) > 0).astype(np.float32) if hint_mask is None else hint_mask
+            )
+        if hint_ab.shape != (n, 2, h, w) or hint_mask.shape != (n, 1, h, w):
+            raise ModelError(
+                f"{self.path}: hint maps must be [N, 2, H, W] and [N, 1, H, W] like L {x.shape}, "
+                f"got {hint_ab.shape} and {hint_mask.shape}"
+            )
+        feeds[HINT_AB_NAME] = np.ascontiguousarray(hint_ab, dtype=np.float32)
+        feeds[HINT_MASK_NAME] = np.ascontiguousarray(hint_mask, dtype=np.float32)
+        return feeds
+
+    def run(
+        self, x: np.ndarray, hint_ab: Optional[np.ndarray] = None, hint_mask: Optional[np.ndarray] = None
+    ) -> np.ndarray:
+        """Logits for normalised L [N, 1, H, W]; hint maps (ab units, mask 0/1) for a hint-taking model."""
+        feeds = self.feeds(x, hint_ab, hint_mask)
         with self._lock:
             try:
-                out = self.session.run([OUTPUT_NAME], {"L": x})[0]
+                out = self.session.run([OUTPUT_NAME], feeds)[0]
             except Exception as exc:  # noqa: BLE001
                 if self.provider == prov.CPU or self._first_run_done:
                     raise ModelError(f"{self.path}: inference failed: {str(exc).strip()[:300]}") from None
@@ -123,7 +169,7 @@ class ModelSession:
                     f"{self.provider_label} failed on the first run ({str(exc).strip()[:200]}); using CPU"
                 )
                 self.session = _open(self.path, [prov.CPU])
-                out = self.session.run([OUTPUT_NAME], {"L": x})[0]
+                out = self.session.run([OUTPUT_NAME], feeds)[0]
             self._first_run_done = True
             self.run_count += 1
         return out

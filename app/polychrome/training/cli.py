@@ -76,11 +76,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--bins", choices=["in_gamut", "data"], default="in_gamut",
                    help="bin table: every in-gamut cell (default) or the cells the photos occupy")
+    t.add_argument("--prior", dest="prior_source", choices=["auto", "data", "base"], default="auto",
+                   help="colour prior for rebalancing: the training photos' (data), the base model's (base), or "
+                        "auto: the base model's when fine-tuning and stored, else the photos'")
     t.add_argument("--stride", type=int, choices=[2, 4], default=4, help="output stride (4)")
     t.add_argument("--input-size", type=_positive_int, help="long side the app feeds the model (default: --size)")
     t.add_argument("--default-t", dest="default_T", type=float, default=0.38, help="default temperature (0.38)")
     t.add_argument("--no-degrade", action="store_true", help="no scan-like damage (grain, fading ...) on inputs")
     t.add_argument("--scratch", action="store_true", help="no pretrained encoder (train from scratch)")
+    t.add_argument("--crop", choices=["photo", "inference"], default="photo",
+                   help="photo: squares of the photo's short side (default); inference: at the app's input scale "
+                        "(long side --input-size × --crop-scale), then a --size square")
+    t.add_argument("--crop-scale", nargs=2, type=float, default=(0.75, 1.25), metavar=("MIN", "MAX"),
+                   help="multi-scale range of --crop inference (0.75 1.25)")
+    t.add_argument("--global-context", action="store_true",
+                   help="fuse the whole image's pooled features (ImageNet head) into the decoder")
+    t.add_argument("--hints", action="store_true",
+                   help="the model takes colour hints (hint_ab, hint_mask), trained with simulated hints")
+    t.add_argument("--hint-p-none", type=_unit, default=0.55, help="share of training samples with no hint (0.55)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run (checkpoint file or folder)")
     t.add_argument("--checkpoint-dir", help="where checkpoints go (default: the user cache folder)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps between checkpoints (500)")
@@ -163,6 +176,7 @@ def _config_from_args(args):
         loss=args.loss,
         lam=args.lam,
         bins=args.bins,
+        prior_source=args.prior_source,
         freeze_encoder=args.freeze_encoder,
         pretrained=not args.scratch,
         stride=args.stride,
@@ -176,6 +190,12 @@ def _config_from_args(args):
         max_steps=args.max_steps,
         min_side=args.min_side,
         degrade=not args.no_degrade,
+        crop=args.crop,
+        crop_scale_min=float(args.crop_scale[0]),
+        crop_scale_max=float(args.crop_scale[1]),
+        global_context=args.global_context,
+        hints=args.hints,
+        hint_p_none=args.hint_p_none,
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_every_steps=args.checkpoint_every,
         num_workers=None if args.workers is None else max(0, args.workers),

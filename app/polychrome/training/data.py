@@ -25,6 +25,7 @@ import numpy as np
 
 from ..core.color import NEAR_GRAY_CHROMA, mean_chroma, srgb_to_lab
 from ..core.errors import ImageReadError
+from ..core.hints import sample_hints as core_sample_hints
 from ..core.progress import Progress, ensure_progress
 from .network import L_OFFSET, L_SCALE
 
@@ -306,6 +307,35 @@ def degrade_lightness(L: np.ndarray, rng: np.random.Generator, cfg: DegradeConfi
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Simulated colour hints (Zhang et al. 2017)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HintConfig:
+    """How training samples get simulated user hints.
+
+    With probability ``p_none`` a sample has none; otherwise the number of points is geometric with mean
+    ``mean_points`` (at least one), each a square patch of side uniform in [1, ``max_patch``] pixels at a uniform
+    position, holding the ground truth's mean ab over that patch (Zhang et al. 2017, "Real-Time User-Guided Image
+    Colorization with Learned Deep Priors", section 3.3).
+    """
+
+    p_none: float = 0.55
+    mean_points: float = 8.0
+    max_patch: int = 9
+
+    def validate(self) -> None:
+        if not 0.0 <= self.p_none <= 1.0 or self.mean_points < 1.0 or self.max_patch < 1:
+            raise ValueError("hints: p_none in [0, 1], mean_points ≥ 1 and max_patch ≥ 1 are needed")
+
+
+def sample_hints(ab: np.ndarray, rng: np.random.Generator, cfg: HintConfig) -> Tuple[np.ndarray, np.ndarray]:
+    """(hint_ab (H, W, 2), hint_mask (H, W)) float32 simulated from the ground-truth ab (H, W, 2)."""
+    return core_sample_hints(ab, rng, cfg.p_none, cfg.mean_points, cfg.max_patch)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Dataset
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -330,12 +360,22 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(img, (size, size), interpolation=interp)
 
 
+CROP_MODES = ("photo", "inference")
+
+
 class ColorizationDataset:
-    """(L_in [1,S,S], ab [2,S',S'], L_clean [1,S,S]) float32 tensors from RGB photos.
+    """(L_in [1,S,S], ab [2,S',S'], L_clean [1,S,S], hints [3,S,S]) float32 tensors from RGB photos.
 
     L values are normalised as (L* − 50) / 50; ab is in ab units, at full resolution (``target_stride=1``) or
-    area-averaged to the logits grid (``target_stride=4``). ``train=False`` gives the validation view: a centre
-    crop, no flip, no damage. Call :meth:`set_epoch` before each epoch (the trainer does).
+    area-averaged to the logits grid (``target_stride=4``); ``hints`` holds hint a*, b* (ab units) and the hint
+    mask, all zero unless ``hints`` (a :class:`HintConfig`) is given for a training set.
+
+    Crops (``crop``): ``"photo"`` takes a random square of 60–100 % of the short side and resizes it to S (objects
+    appear at the scale of the photo's short side). ``"inference"`` first resizes the whole photo so its long
+    side is ``input_size`` × a random factor in ``scale_range`` — the scale the app shows the network, with
+    multi-scale jitter — and then cuts a random S×S square (a short side below S is cut square and resized up).
+    ``train=False`` gives the validation view: a centre crop (at the inference scale in ``"inference"`` mode), no
+    flip, no damage, no hints. Call :meth:`set_epoch` before each epoch (the trainer does).
     """
 
     def __init__(
@@ -348,6 +388,10 @@ class ColorizationDataset:
         min_scale: float = 0.6,
         target_stride: int = 1,
         flip: bool = True,
+        crop: str = "photo",
+        input_size: int = 256,
+        scale_range: Tuple[float, float] = (0.75, 1.25),
+        hints: Optional[HintConfig] = None,
     ) -> None:
         self.paths = [r.path if isinstance(r, ImageRecord) else str(r) for r in records]
         self.size = int(size)
@@ -358,6 +402,14 @@ class ColorizationDataset:
         self.target_stride = int(target_stride)
         self.flip = flip
         self.epoch = 0
+        if crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {', '.join(CROP_MODES)}, not {crop!r}")
+        self.crop = crop
+        self.input_size = int(input_size)
+        self.scale_range = (float(scale_range[0]), float(scale_range[1]))
+        self.hints = hints if train else None
+        if self.hints is not None:
+            self.hints.validate()
         if self.size % self.target_stride:
             raise ValueError("size must be a multiple of target_stride")
 
@@ -373,6 +425,8 @@ class ColorizationDataset:
     def crop_rgb(self, index: int) -> np.ndarray:
         """The (augmented or centre-cropped) float32 RGB crop (S, S, 3) of item ``index``."""
         rgb = to_rgb_float(read_pixels(self.paths[index]))
+        if self.crop == "inference":
+            return self._crop_at_inference_scale(index, rgb)
         h, w = rgb.shape[:2]
         s = min(h, w)
         if self.train:
@@ -388,24 +442,58 @@ class ColorizationDataset:
             crop = rgb[y : y + s, x : x + s]
         return np.clip(_resize(np.ascontiguousarray(crop), self.size), 0.0, 1.0)
 
-    def item_numpy(self, index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(L_in (S,S), ab (S',S',2), L_clean (S,S)) as numpy, L in L* units."""
+    def _crop_at_inference_scale(self, index: int, rgb: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        S = self.size
+        if self.train:
+            g = self.rng(index, 1)
+            lo, hi = self.scale_range
+            scale = self.input_size * float(np.exp(g.uniform(np.log(lo), np.log(hi)))) / max(h, w)
+        else:
+            g = None
+            scale = self.input_size / max(h, w)
+        nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        img = cv2.resize(rgb, (nw, nh), interpolation=interp) if (nh, nw) != (h, w) else rgb
+        c = min(S, nh, nw)
+        if g is not None:
+            y = int(g.integers(0, nh - c + 1))
+            x = int(g.integers(0, nw - c + 1))
+        else:
+            y, x = (nh - c) // 2, (nw - c) // 2
+        crop = img[y : y + c, x : x + c]
+        if g is not None and self.flip and g.random() < 0.5:
+            crop = crop[:, ::-1]
+        crop = np.ascontiguousarray(crop)
+        if c != S:
+            crop = cv2.resize(crop, (S, S), interpolation=cv2.INTER_CUBIC)
+        return np.clip(crop, 0.0, 1.0)
+
+    def item_numpy(self, index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(L_in (S,S), ab (S',S',2), L_clean (S,S), hints (S,S,3)) as numpy, L in L* units."""
         lab = srgb_to_lab(self.crop_rgb(index))
         L = np.ascontiguousarray(lab[..., 0])
-        ab = np.ascontiguousarray(lab[..., 1:])
+        ab_full = np.ascontiguousarray(lab[..., 1:])
+        if self.hints is not None:
+            hint_ab, mask = sample_hints(ab_full, self.rng(index, 3), self.hints)
+            hints = np.dstack([hint_ab, mask])
+        else:
+            hints = np.zeros(L.shape + (3,), np.float32)
+        ab = ab_full
         if self.target_stride > 1:
             t = self.size // self.target_stride
-            ab = cv2.resize(ab, (t, t), interpolation=cv2.INTER_AREA)
+            ab = cv2.resize(ab_full, (t, t), interpolation=cv2.INTER_AREA)
         L_in = degrade_lightness(L, self.rng(index, 2), self.degrade) if (self.train and self.degrade.enabled) else L
-        return L_in, ab, L
+        return L_in, ab, L, hints
 
     def __getitem__(self, index: int):
         torch = _torch()
-        L_in, ab, L = self.item_numpy(index)
+        L_in, ab, L, hints = self.item_numpy(index)
         return (
             torch.from_numpy(normalise_L(L_in)[None]),
             torch.from_numpy(np.ascontiguousarray(ab.transpose(2, 0, 1))),
             torch.from_numpy(normalise_L(L)[None]),
+            torch.from_numpy(np.ascontiguousarray(hints.transpose(2, 0, 1), dtype=np.float32)),
         )
 
 

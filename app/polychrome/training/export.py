@@ -40,7 +40,7 @@ import torch.nn as nn
 
 from ..core.bins import ABBins
 from ..core.errors import ModelError
-from ..runtime.manifest import INPUT_NAME, OUTPUT_NAME, PREFIX, ModelManifest
+from ..runtime.manifest import HINT_AB_NAME, HINT_MASK_NAME, INPUT_NAME, OUTPUT_NAME, PREFIX, ModelManifest
 from .network import L_OFFSET, L_SCALE, ColorizationNet, build_model
 
 OPSET = 17
@@ -64,8 +64,10 @@ class _ExportModule(nn.Module):
             c = torch.from_numpy(np.asarray(centers, dtype=np.float32))
             self.register_buffer("centers", c.view(1, -1, 2, 1, 1), persistent=False)
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        y = self.net(L)
+    def forward(
+        self, L: torch.Tensor, hint_ab: Optional[torch.Tensor] = None, hint_mask: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        y = self.net(L, hint_ab, hint_mask) if self.net.hints else self.net(L)
         if not self.regression:
             return y
         from .network import AB_SCALE
@@ -92,6 +94,7 @@ def _manifest(model: ColorizationNet, manifest_kwargs: Dict[str, Any], size: int
     kw.setdefault("license", "")
     kw.setdefault("description", "")
     kw.setdefault("training", {})
+    kw["hints"] = bool(model.hints)
     allowed = set(ModelManifest.__dataclass_fields__) - {"path", "fixed_hw"}
     unknown = set(kw) - allowed
     if unknown:
@@ -137,6 +140,14 @@ def export_onnx(
     s = manifest.stride
     side = max(32, (int(size) // 32) * 32)
     dummy = torch.zeros(1, 1, side, side, dtype=torch.float32)
+    args: tuple = (dummy,)
+    input_names = [INPUT_NAME]
+    dynamic_axes = {INPUT_NAME: {0: "N", 2: "H", 3: "W"}, OUTPUT_NAME: {0: "N", 2: "h", 3: "w"}}
+    if net.hints:
+        args = (dummy, torch.zeros(1, 2, side, side), torch.zeros(1, 1, side, side))
+        input_names += [HINT_AB_NAME, HINT_MASK_NAME]
+        dynamic_axes[HINT_AB_NAME] = {0: "N", 2: "H", 3: "W"}
+        dynamic_axes[HINT_MASK_NAME] = {0: "N", 2: "H", 3: "W"}
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent)
     os.close(fd)
@@ -146,11 +157,11 @@ def export_onnx(
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 wrapper,
-                (dummy,),
+                args,
                 str(tmp),
-                input_names=[INPUT_NAME],
+                input_names=input_names,
                 output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "N", 2: "H", 3: "W"}, OUTPUT_NAME: {0: "N", 2: "h", 3: "w"}},
+                dynamic_axes=dynamic_axes,
                 opset_version=OPSET,
                 do_constant_folding=True,
                 training=torch.onnx.TrainingMode.PRESERVE,
@@ -226,9 +237,17 @@ def _verify(path: Path, wrapper: nn.Module, stride: int, size: int) -> None:
     g = torch.Generator().manual_seed(1234)
     for h, w in _check_sizes(size, stride):
         x = (torch.rand(1, 1, h, w, generator=g) * 2.0 - 1.0).float()
+        hint_ab = hint_mask = None
+        if session.manifest.hints:  # a few hint patches, so the hint inputs are checked too
+            hint_mask = (torch.rand(1, 1, h, w, generator=g) > 0.97).float()
+            hint_ab = (torch.rand(1, 2, h, w, generator=g) * 160.0 - 80.0) * hint_mask
         with torch.no_grad():
-            ref = wrapper(x).numpy()
-        out = session.run(x.numpy())
+            ref = wrapper(x, hint_ab, hint_mask).numpy()
+        out = session.run(
+            x.numpy(),
+            None if hint_ab is None else hint_ab.numpy(),
+            None if hint_mask is None else hint_mask.numpy(),
+        )
         if out.shape != ref.shape:
             raise ModelError(f"{path}: ONNX output {out.shape} != PyTorch {ref.shape} for input {h}×{w}")
         diff = float(np.abs(out - ref).max())

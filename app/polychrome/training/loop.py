@@ -59,7 +59,9 @@ from ..core.prior import PriorAccumulator
 from ..core.imageio import atomic_write
 from ..core.progress import Cancelled, Progress, ensure_progress
 from .data import (
+    CROP_MODES,
     ColorizationDataset,
+    HintConfig,
     DegradeConfig,
     ImageRecord,
     ScanReport,
@@ -71,7 +73,7 @@ from .data import (
 )
 from .export import BaseModel, export_onnx, load_base_model
 from .loss import LOSSES, head_for_loss, make_loss, predicted_ab
-from .network import ColorizationNet, build_model
+from .network import ColorizationNet, build_model, upgrade_model
 
 CHECKPOINT_NAME = "last.pt"
 CHECKPOINT_FORMAT = 1
@@ -122,6 +124,13 @@ class TrainConfig:
     val_every_epochs: int = 1
     min_side: int = 64  # photos with a shorter side are skipped
     degrade: bool = True  # scan-like damage on the training input
+    crop: str = "photo"  # "photo" (square of the photo's short side) or "inference" (at the app's input scale)
+    crop_scale_min: float = 0.75  # "inference" crops: the long side is input_size × [min, max] (multi-scale)
+    crop_scale_max: float = 1.25
+    global_context: bool = False  # fuse the pooled deepest features (ImageNet head) into the decoder
+    hints: bool = False  # the network takes colour hints (hint_ab, hint_mask); trained with simulated hints
+    hint_p_none: float = 0.55  # share of training samples without any hint
+    hint_mean_points: float = 8.0  # mean number of hint points (geometric) in samples that have hints
     checkpoint_dir: Optional[str] = None  # default: <user cache>/polychrome/checkpoints/<name>
     checkpoint_every_steps: int = 500  # also saved at every epoch end and on cancel
     num_workers: Optional[int] = None  # data-loading processes; None: 0 on CPU, up to 8 on CUDA
@@ -163,6 +172,17 @@ class TrainConfig:
             raise TrainingError("prior_source must be 'auto', 'data' or 'base'")
         if self.pretrained and self.width_mult != 1.0 and not self.base_model:
             raise TrainingError("a pretrained encoder needs width_mult 1.0 (or train from scratch)")
+        if self.crop not in CROP_MODES:
+            raise TrainingError(f"crop must be one of {', '.join(CROP_MODES)}")
+        if not 0.1 <= self.crop_scale_min <= self.crop_scale_max <= 4.0:
+            raise TrainingError("crop scales need 0.1 ≤ min ≤ max ≤ 4")
+        try:
+            self.hint_config().validate()
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
+
+    def hint_config(self) -> HintConfig:
+        return HintConfig(p_none=self.hint_p_none, mean_points=self.hint_mean_points)
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -202,6 +222,19 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def model_inputs(
+    model: nn.Module, L: torch.Tensor, hints: Optional[torch.Tensor], device: torch.device
+) -> Tuple[torch.Tensor, ...]:
+    """The forward arguments for a batch: (L,) or, for a hint-taking network, (L, hint_ab, hint_mask)."""
+    L = L.to(device, non_blocking=True)
+    if not getattr(model, "hints", False):
+        return (L,)
+    if hints is None:
+        hints = torch.zeros((L.shape[0], 3) + tuple(L.shape[2:]), dtype=L.dtype)
+    hints = hints.to(device, non_blocking=True)
+    return (L, hints[:, :2], hints[:, 2:3])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # BatchNorm recalibration
 # ---------------------------------------------------------------------------------------------------------------
@@ -233,8 +266,10 @@ def recalibrate_bn(model: nn.Module, loader, n_batches: int, device: Optional[to
             for batch in loader:
                 if used >= n_batches:
                     break
-                x = batch[0] if isinstance(batch, (list, tuple)) else batch
-                model(x.to(device))
+                if isinstance(batch, (list, tuple)):
+                    model(*model_inputs(model, batch[0], batch[3] if len(batch) > 3 else None, device))
+                else:
+                    model(batch.to(device))
                 used += 1
     finally:
         for m, mom in zip(bns, saved):
@@ -528,7 +563,10 @@ class Trainer:
         c = self.config
         if self.model is None:
             if self.base is not None:
-                self.model = self.base.model
+                try:
+                    self.model = upgrade_model(self.base.model, c.hints, c.global_context)
+                except ModelError as exc:
+                    raise TrainingError(f"{c.base_model}: {exc}") from None
             else:
                 self.model = ColorizationNet(
                     self.bins.Q,
@@ -536,6 +574,8 @@ class Trainer:
                     head=head_for_loss(c.loss),
                     stride=c.stride,
                     width_mult=c.width_mult,
+                    hints=c.hints,
+                    global_context=c.global_context,
                 )
         if self.model.Q != self.bins.Q and self.model.head_type == "classification":
             raise TrainingError(f"the network predicts {self.model.Q} bins but the table has {self.bins.Q}")
@@ -578,8 +618,12 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
 
         deg = DegradeConfig() if c.degrade else DegradeConfig.none()
-        self.train_ds = ColorizationDataset(self.train_records, c.size, train=True, seed=c.seed, degrade=deg)
-        self.val_ds = ColorizationDataset(self.val_records, c.size, train=False, seed=c.seed)
+        crop = dict(crop=c.crop, input_size=int(c.input_size or c.size), scale_range=(c.crop_scale_min, c.crop_scale_max))
+        hints = c.hint_config() if self.model.hints else None
+        self.train_ds = ColorizationDataset(
+            self.train_records, c.size, train=True, seed=c.seed, degrade=deg, hints=hints, **crop
+        )
+        self.val_ds = ColorizationDataset(self.val_records, c.size, train=False, seed=c.seed, **crop)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
@@ -680,13 +724,13 @@ class Trainer:
             timeout=0,
         )
 
-    def _train_step(self, L_in: torch.Tensor, ab: torch.Tensor) -> float:
+    def _train_step(self, L_in: torch.Tensor, ab: torch.Tensor, hints: Optional[torch.Tensor] = None) -> float:
         c = self.config
-        L_in = L_in.to(self.device, non_blocking=True)
+        inputs = model_inputs(self.model, L_in, hints, self.device)
         ab = ab.to(self.device, non_blocking=True)
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-            out = self.model(L_in)
+            out = self.model(*inputs)
         loss = self.criterion(out.float(), ab)
         if not torch.isfinite(loss):
             # Skip the update (the schedule still advances, so the run stays aligned); give up if it persists.
@@ -740,7 +784,7 @@ class Trainer:
                     raise TrainingError("no training batches")
                 running, count = 0.0, 0
                 self.model.train()
-                for L_in, ab, _ in self._loader(self.train_ds, batches[self.batch_in_epoch :]):
+                for L_in, ab, _, hints in self._loader(self.train_ds, batches[self.batch_in_epoch :]):
                     self.progress.check()
                     if self.step_hook is not None:
                         t_hook = time.monotonic()
@@ -748,7 +792,7 @@ class Trainer:
                         self.hook_seconds += time.monotonic() - t_hook
                         self.progress.check()
                     t0 = time.monotonic()
-                    loss = self._train_step(L_in, ab)
+                    loss = self._train_step(L_in, ab, hints)
                     dt = time.monotonic() - t0
                     self._train_seconds += dt
                     self.step += 1
@@ -824,11 +868,11 @@ class Trainer:
         try:
             with torch.no_grad():
                 seen = 0
-                for L_in, ab, L_clean in self._loader(self.val_ds, batches):
+                for L_in, ab, L_clean, _ in self._loader(self.val_ds, batches):
                     self.progress.check()
                     x = L_in.to(self.device)
                     with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-                        out = model(x)
+                        out = model(*model_inputs(model, x, None, self.device))
                     out = out.float()
                     total_loss += float(self.criterion(out, ab.to(self.device))) * x.shape[0]
                     total_n += x.shape[0]
@@ -917,6 +961,10 @@ class Trainer:
             "base_model": self.base_info,
             "freeze_encoder": c.freeze_encoder,
             "degradations": c.degrade,
+            "crop": c.crop if c.crop == "photo" else f"inference ×{c.crop_scale_min:g}–{c.crop_scale_max:g}",
+            "global_context": bool(self.model.global_context is not None),
+            "hints": bool(self.model.hints),
+            "hint_p_none": c.hint_p_none if self.model.hints else None,
             "seed": c.seed,
             "device": str(self.device),
             "train_seconds": round(self._train_seconds, 1),
@@ -1075,9 +1123,9 @@ def estimate_epoch_time(
     trainer.model.train()
     times: List[float] = []
     t = time.monotonic()
-    for L_in, ab, _ in trainer._loader(trainer.train_ds, batches):
+    for L_in, ab, _, hints in trainer._loader(trainer.train_ds, batches):
         progress.check()
-        trainer._train_step(L_in, ab)
+        trainer._train_step(L_in, ab, hints)
         now = time.monotonic()
         times.append(now - t)
         t = now
@@ -1089,11 +1137,11 @@ def estimate_epoch_time(
     first = list(range(min(cfg.batch_size, len(ds))))
     trainer.model.eval()
     with torch.no_grad():
-        for L_in, _, _ in trainer._loader(ds, [first]):
-            trainer.model(L_in.to(trainer.device))  # warm-up: the first eval-mode pass allocates
+        for L_in, *_ in trainer._loader(ds, [first]):
+            trainer.model(*model_inputs(trainer.model, L_in, None, trainer.device))  # warm-up: the first eval-mode pass allocates
         t = time.monotonic()
-        for L_in, _, _ in trainer._loader(ds, [first]):
-            trainer.model(L_in.to(trainer.device))
+        for L_in, *_ in trainer._loader(ds, [first]):
+            trainer.model(*model_inputs(trainer.model, L_in, None, trainer.device))
     per_image = (time.monotonic() - t) / len(first)
     if n_val:
         progress.step(1, f"timed a validation batch: {per_image * len(first):.2f} s", phase="estimate")

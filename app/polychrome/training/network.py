@@ -175,9 +175,16 @@ class EfficientNetLite0Encoder(nn.Module):
             self._fc = nn.Linear(HEAD_CHANNELS, NUM_CLASSES)
 
     # -- forward -------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """x: RGB normalised as (rgb − 0.5) / 0.5, [N, 3, H, W] with H, W multiples of 32 -> [f2, f4, f8, f16, f32]."""
-        x = F.relu6(self._bn0(self._conv_stem(x)))
+    def forward(self, x: torch.Tensor, stem_add: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
+        """x: RGB normalised as (rgb − 0.5) / 0.5, [N, 3, H, W] with H, W multiples of 32 -> [f2, f4, f8, f16, f32].
+
+        ``stem_add`` (same shape as the stem convolution's output) is added before the stem's BatchNorm: the way
+        extra inputs (colour hints) enter a pretrained encoder without changing what it computes when they are zero.
+        """
+        x = self._conv_stem(x)
+        if stem_add is not None:
+            x = x + stem_add
+        x = F.relu6(self._bn0(x))
         feats = []
         want = set(_FEATURE_BLOCKS)
         for i, block in enumerate(self._blocks):
@@ -250,6 +257,32 @@ class EfficientNetLite0Encoder(nn.Module):
         self.pretrained_keys_used = len(state_dict)
 
 
+def load_pretrained_head(conv: nn.Conv2d, bn: nn.BatchNorm2d, path: Union[str, Path, None] = None) -> None:
+    """Copy the ImageNet classifier's 1×1 head (``_conv_head``, ``_bn1``: 320 -> 1280 features) into ``conv``/``bn``.
+
+    These are the features the ImageNet classifier pools before its last layer: what the global-context branch of
+    :class:`ColorizationNet` starts from (Koalarization-style fusion of a pretrained classifier's view of the scene).
+    """
+    path = Path(path) if path is not None else pretrained_weights_path()
+    try:
+        sd = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means an unusable file
+        raise ModelError(f"{path}: cannot read the pretrained weights: {exc}") from None
+    want = {
+        "_conv_head.weight": conv.weight,
+        "_bn1.weight": bn.weight,
+        "_bn1.bias": bn.bias,
+        "_bn1.running_mean": bn.running_mean,
+        "_bn1.running_var": bn.running_var,
+    }
+    with torch.no_grad():
+        for key, dst in want.items():
+            src = sd.get(key) if isinstance(sd, dict) else None
+            if src is None or tuple(src.shape) != tuple(dst.shape):
+                raise ModelError(f"{path}: no ImageNet head weight {key} of shape {tuple(dst.shape)}")
+            dst.copy_(src)
+
+
 class _ConvBNReLU(nn.Sequential):
     def __init__(self, cin: int, cout: int, k: int = 3) -> None:
         super().__init__(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), _bn(cout), nn.ReLU(inplace=True))
@@ -269,6 +302,54 @@ class _UpBlock(nn.Module):
 
 
 DEFAULT_DECODER = (160, 96, 128, 64)  # channels at 1/16, 1/8, 1/4, 1/2
+GLOBAL_CHANNELS = 256  # global-context vector fused into the deepest decoder level
+HINT_CHANNELS = 3  # hint_ab / AB_SCALE (2) and hint_mask (1)
+HINT_FUSE_CHANNELS = 64
+
+
+def _zero_conv(cin: int, cout: int) -> nn.Conv2d:
+    """A 1×1 conv that starts at zero: a new branch added to a trained network leaves its output unchanged."""
+    conv = nn.Conv2d(cin, cout, 1)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+class GlobalContext(nn.Module):
+    """The whole image's gist, fused into every cell of the deepest decoder level.
+
+    The deepest encoder features go through the ImageNet classifier's own 1×1 head (1280 features, pretrained),
+    are averaged over the image, projected to :data:`GLOBAL_CHANNELS`, broadcast and concatenated with the
+    decoder's features; a 1×1 convolution (zero at the start) adds the result to them. As in Iizuka et al. 2016
+    and the Koalarization report, a cell then knows whether it sits in a forest, a kitchen or a street.
+    """
+
+    def __init__(self, cin: int, cdec: int, pretrained: bool, weights_path: Union[str, Path, None] = None) -> None:
+        super().__init__()
+        head = HEAD_CHANNELS if cin == LITE0_STAGES[-1][-1] else max(64, cin * 4)
+        self.conv = nn.Conv2d(cin, head, 1, bias=False)
+        self.bn = _bn(head)
+        self.proj = nn.Linear(head, GLOBAL_CHANNELS)
+        self.fuse = _zero_conv(cdec + GLOBAL_CHANNELS, cdec)
+        if pretrained:
+            load_pretrained_head(self.conv, self.bn, weights_path)
+
+    def forward(self, y: torch.Tensor, f32: torch.Tensor) -> torch.Tensor:
+        g = F.relu6(self.bn(self.conv(f32))).mean(dim=(2, 3))
+        g = F.relu(self.proj(g))[:, :, None, None].expand(-1, -1, y.shape[2], y.shape[3])
+        return y + self.fuse(torch.cat([y, g], dim=1))
+
+
+class HintFusion(nn.Module):
+    """Colour hints (pooled to the logits grid) mixed with the decoder's last features; zero at the start."""
+
+    def __init__(self, cdec: int) -> None:
+        super().__init__()
+        self.mix = nn.Conv2d(cdec + HINT_CHANNELS, HINT_FUSE_CHANNELS, 1)
+        self.out = _zero_conv(HINT_FUSE_CHANNELS, cdec)
+
+    def forward(self, y: torch.Tensor, hints: torch.Tensor) -> torch.Tensor:
+        return y + self.out(F.relu(self.mix(torch.cat([y, hints], dim=1))))
 
 
 class ColorizationNet(nn.Module):
@@ -277,6 +358,14 @@ class ColorizationNet(nn.Module):
     ``pretrained`` loads the EfficientNet-Lite0 ImageNet weights into the encoder (``from_scratch`` is the same
     as ``pretrained=False``). ``width_mult`` thins encoder and decoder (only 1.0 can be pretrained).
     ``head="regression"`` predicts 2 channels (ab / :data:`AB_SCALE`) for the L2 / MSE+L1 baselines.
+
+    ``global_context`` adds :class:`GlobalContext` at the deepest decoder level. ``hints`` makes the network take
+    colour hints as Zhang et al.'s interactive model does (SIGGRAPH 2017): ``hint_ab`` [N, 2, H, W] (a*, b* where
+    a hint is given, 0 elsewhere) and ``hint_mask`` [N, 1, H, W] (1 where given). They enter twice: at full
+    resolution through a convolution added to the encoder's stem (so the whole encoder can spread a hint over the
+    object it falls on), and pooled to the logits grid through :class:`HintFusion`. Both branches start at zero,
+    so an upgraded pretrained model computes exactly what it did until training teaches it to use hints; with no
+    hints (all zeros) the hint branches see only zeros.
     """
 
     def __init__(
@@ -289,6 +378,8 @@ class ColorizationNet(nn.Module):
         decoder_channels: Sequence[int] = DEFAULT_DECODER,
         from_scratch: Optional[bool] = None,
         weights_path: Union[str, Path, None] = None,
+        hints: bool = False,
+        global_context: bool = False,
     ) -> None:
         super().__init__()
         if from_scratch is not None:
@@ -303,7 +394,10 @@ class ColorizationNet(nn.Module):
             "stride": int(stride),
             "width_mult": float(width_mult),
             "decoder_channels": [int(c) for c in decoder_channels],
+            "hints": bool(hints),
+            "global_context": bool(global_context),
         }
+        self.hints = bool(hints)
         self.Q = int(Q)
         self.head_type = head
         self.stride = int(stride)
@@ -314,6 +408,13 @@ class ColorizationNet(nn.Module):
         dc = [max(8, int(round(c * width_mult))) if width_mult != 1.0 else int(c) for c in decoder_channels]
         f2, f4, f8, f16, f32 = self.encoder.feature_channels
         self.lateral = _ConvBNReLU(f32, dc[0], k=1)
+        self.global_context = (
+            GlobalContext(f32, dc[0], pretrained and width_mult == 1.0, weights_path) if global_context else None
+        )
+        if self.hints:
+            self.hint_stem = SamePadConv(HINT_CHANNELS, self.encoder._conv_stem.out_channels, 3, stride=2)
+            nn.init.zeros_(self.hint_stem.weight)
+            self.hint_fusion = HintFusion(dc[2] if self.stride == 4 else dc[3])
         self.up16 = _UpBlock(dc[0], f16, dc[0])
         self.up8 = _UpBlock(dc[0], f8, dc[1])
         self.up4 = _UpBlock(dc[1], f4, dc[2])
@@ -347,18 +448,43 @@ class ColorizationNet(nn.Module):
         return (g - self.rgb_mean) / self.rgb_std  # broadcasts [N,1,H,W] to [N,3,H,W]
 
     # -- forward -------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def hint_input(
+        self, x: torch.Tensor, hint_ab: Optional[torch.Tensor], hint_mask: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        """[N, 3, H, W]: hint_ab / AB_SCALE and the mask (zeros where none are given)."""
+        n, _, h, w = x.shape
+        if hint_ab is None or hint_mask is None:
+            return x.new_zeros((n, HINT_CHANNELS, h, w))
+        mask = hint_mask.to(x.dtype)
+        return torch.cat([hint_ab.to(x.dtype) * (mask / AB_SCALE), mask], dim=1)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        hint_ab: Optional[torch.Tensor] = None,
+        hint_mask: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
         H, W = x.shape[-2], x.shape[-1]
         ph = (ALIGN - H % ALIGN) % ALIGN
         pw = (ALIGN - W % ALIGN) % ALIGN
+        x_in = x
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        f2, f4, f8, f16, f32 = self.encoder(self.encoder_input(x))
+        hints = None
+        stem_add = None
+        if self.hints:
+            hints = F.pad(self.hint_input(x_in, hint_ab, hint_mask), (0, pw, 0, ph))
+            stem_add = self.hint_stem(hints)
+        f2, f4, f8, f16, f32 = self.encoder(self.encoder_input(x), stem_add)
         y = self.lateral(f32)
+        if self.global_context is not None:
+            y = self.global_context(y, f32)
         y = self.up16(y, f16)
         y = self.up8(y, f8)
         y = self.up4(y, f4)
         if self.stride == 2:
             y = self.up2(y, f2)
+        if hints is not None:
+            y = self.hint_fusion(y, F.avg_pool2d(hints, self.stride))
         y = self.head(y)
         return y[:, :, : H // self.stride, : W // self.stride]
 
@@ -393,4 +519,31 @@ def build_model(arch: Dict, pretrained: bool = False) -> ColorizationNet:
         stride=int(arch.get("stride", 4)),
         width_mult=float(arch.get("width_mult", 1.0)),
         decoder_channels=tuple(arch.get("decoder_channels", DEFAULT_DECODER)),
+        hints=bool(arch.get("hints", False)),
+        global_context=bool(arch.get("global_context", False)),
     )
+
+
+def upgrade_model(
+    old: ColorizationNet,
+    hints: bool,
+    global_context: bool,
+    weights_path: Union[str, Path, None] = None,
+) -> ColorizationNet:
+    """A network with the branches asked for, carrying every weight of ``old`` (a model being fine-tuned).
+
+    New branches start at zero (the upgraded model computes what ``old`` did); a new global-context branch gets
+    the ImageNet classifier head. Branches ``old`` has are kept (asking for fewer is refused: weights would be lost).
+    """
+    if (old.hints and not hints) or (old.global_context is not None and not global_context):
+        raise ModelError("the base model has branches (hints / global context) that this training would drop")
+    arch = dict(old.arch, hints=bool(hints), global_context=bool(global_context))
+    if arch == old.arch:
+        return old
+    new = build_model(arch, pretrained=False)
+    if global_context and old.global_context is None and new.arch["width_mult"] == 1.0:
+        load_pretrained_head(new.global_context.conv, new.global_context.bn, weights_path)  # type: ignore[union-attr]
+    result = new.load_state_dict(old.state_dict(), strict=False)
+    if result.unexpected_keys:
+        raise ModelError(f"cannot carry the base model's weights over: {', '.join(result.unexpected_keys[:8])}")
+    return new
