@@ -37,6 +37,7 @@ colourfulness and PSNR per T, with the T whose colourfulness is nearest the grou
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -55,7 +56,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from polychrome.core import imageio  # noqa: E402
-from polychrome.core.color import rgb_to_gray  # noqa: E402
+from polychrome.core.color import rgb_to_gray, srgb_to_lab  # noqa: E402
+from polychrome.core.hints import ColorHint, hints_from_truth  # noqa: E402
+from polychrome.core.merge import lightness  # noqa: E402
 from polychrome.core.errors import PolychromeError  # noqa: E402
 from polychrome.core.metrics import METRIC_INFO, colorfulness, compute_all, psnr  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer, Prediction  # noqa: E402
@@ -181,14 +184,19 @@ class Variant:
     model: Optional[str]
     T: Optional[float] = None
     is_default: bool = False
+    hints: int = 0  # colour hints sampled from the ground truth (0: none)
 
     @property
     def key(self) -> str:
-        return GRAY if self.model is None else f"{self.model}@{t_key(self.T)}"
+        if self.model is None:
+            return GRAY
+        return f"{self.model}{f'+{self.hints}h' if self.hints else ''}@{t_key(self.T)}"
 
     @property
     def method(self) -> str:
-        return "gray (ab = 0)" if self.model is None else self.model
+        if self.model is None:
+            return "gray (ab = 0)"
+        return f"{self.model} + {self.hints} true hints" if self.hints else self.model
 
     @property
     def t_text(self) -> str:
@@ -204,6 +212,7 @@ class Model:
     name: str
     colorizer: Colorizer
     temperatures: Tuple[float, ...]
+    hints: int = 0  # also score the default T with this many ground-truth hints (hint-taking models only)
 
     @property
     def default_T(self) -> float:
@@ -211,7 +220,10 @@ class Model:
 
     @property
     def variants(self) -> List[Variant]:
-        return [Variant(self.name, T, math.isclose(T, self.default_T)) for T in self.temperatures]
+        out = [Variant(self.name, T, math.isclose(T, self.default_T)) for T in self.temperatures]
+        if self.hints and self.colorizer.takes_hints:
+            out.append(Variant(self.name, self.default_T, False, self.hints))
+        return out
 
     def describe(self) -> Dict[str, object]:
         m = self.colorizer.manifest
@@ -232,10 +244,12 @@ def load_models(
     temperatures: Sequence[float] = DEFAULT_TEMPERATURES,
     input_size: Optional[int] = None,
     compare_all_T: bool = False,
+    hints: int = 0,
 ) -> List[Model]:
-    """The evaluated model ("ours", at ``temperatures`` plus its default T) and the compare models (default T)."""
+    """The evaluated model ("ours", at ``temperatures`` plus its default T, and with ``hints`` ground-truth hints
+    if it takes hints) and the compare models (default T)."""
     ours = Colorizer(model, input_size=input_size)
-    models = [Model(OURS, ours, tuple(sorted(set(map(float, temperatures)) | {float(ours.default_T)})))]
+    models = [Model(OURS, ours, tuple(sorted(set(map(float, temperatures)) | {float(ours.default_T)})), hints)]
     seen = {OURS}
     for name, path in compare:
         if name in seen:
@@ -293,6 +307,22 @@ def read_ground_truth(path: Path) -> np.ndarray:
     return image.pixels
 
 
+def truth_hints(colorizer: Colorizer, rgb: np.ndarray, n: int, name: str) -> List[ColorHint]:
+    """``n`` hints from the photo's own colours, picked on the network's input grid (3×3 patches, positions
+    seeded by the file name, so every model and run gets the same clicks)."""
+    prep = colorizer.prepare(lightness(rgb))
+    h, w = prep.size
+    small = cv2.resize(to_rgb_unit(rgb), (w, h), interpolation=cv2.INTER_AREA)
+    ab = srgb_to_lab(small)[..., 1:]
+    seed = int.from_bytes(hashlib.sha1(name.encode("utf-8")).digest()[:8], "big")
+    return hints_from_truth(ab, n, np.random.default_rng(seed), patch=3, image_shape=rgb.shape[:2])
+
+
+def to_rgb_unit(rgb: np.ndarray) -> np.ndarray:
+    scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
+    return rgb.astype(np.float32) * np.float32(1.0 / scale)
+
+
 def sheet_labels(models: Sequence[Model]) -> List[str]:
     """Contact-sheet column headers (ASCII: cv2.putText draws no other characters)."""
     return ["gray input", "ground truth"] + [f"{m.name} T={m.default_T:g}" for m in models]
@@ -333,7 +363,11 @@ def evaluate(
             for model in models:
                 pred: Prediction = model.colorizer.predict(gray, name=str(path))  # the one inference
                 for variant in model.variants:
-                    col = pred.render(variant.T, out_dtype=rgb.dtype)
+                    if variant.hints:  # a second inference, steered by hints taken from the ground truth
+                        hints = truth_hints(model.colorizer, rgb, variant.hints, path.name)
+                        col = model.colorizer.predict(gray, hints=hints).render(variant.T, out_dtype=rgb.dtype)
+                    else:
+                        col = pred.render(variant.T, out_dtype=rgb.dtype)
                     result.records.append({**base, "variant": variant.key, **compute_all(col, rgb).to_dict()})
                     if variant.is_default:
                         renders[model.name] = col
@@ -674,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also decode the compare models at every --temperatures value")
     p.add_argument("--sheet-per-source", type=int, default=2, metavar="K",
                    help="photos per source on the contact sheet (default: %(default)s)")
+    p.add_argument("--hints", type=int, default=0, metavar="N",
+                   help="also score the model at its default T with N hints taken from each photo's own colours "
+                   "(hint-taking models only; default: 0)")
     p.add_argument("--sweep", action="store_true",
                    help="only sweep T = 0.10..1.00 for the model: mean CF / gt and PSNR per T (no tables)")
     return p
@@ -690,7 +727,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     try:
         sources = list_sources(args.data, args.max_per_source)
-        models = load_models(args.model, args.compare, args.temperatures, args.input_size, args.compare_all_T)
+        models = load_models(
+            args.model, args.compare, args.temperatures, args.input_size, args.compare_all_T, max(0, args.hints)
+        )
         if args.sweep:
             return _run_sweep(args, models[0], sources)
         return _run_evaluation(args, models, sources)
