@@ -27,3 +27,11 @@ class ImageWriteError(PolychromeError):
 
 class ModelError(PolychromeError):
     """A model file is missing, unreadable or breaks the model contract."""
+
+
+def one_line(exc: BaseException) -> str:
+    """A short, single-line description of an exception (its text, or its type name when it has none)."""
+    text = " ".join(str(exc).split())
+    if not text:
+        text = type(exc).__name__
+    return text[:200]

@@ -1,0 +1,172 @@
+"""Encoders: PNG (with our own iCCP/eXIf chunks), JPEG (Pillow) and TIFF (tifffile, EXIF patched into IFD0)."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+import tifffile
+from PIL import Image
+
+from polychrome.core.errors import ImageWriteError
+
+from ._common import DESCRIPTIVE_IFD0_TAGS, MAX_JPEG_EXIF, TAG_EXIF_IFD, TAG_GPS_IFD, TAG_ORIENTATION
+from .exif import Entry, exif_from_ifd, parse_exif, serialize_ifd
+
+# ----------------------------------------------------------------------------------------------------------------
+# Writing
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _png_chunk(ctype: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + ctype + payload + struct.pack(">I", zlib.crc32(ctype + payload))
+
+
+def _png_with_chunks(png: bytes, chunks: list[bytes], replace: Iterable[bytes]) -> bytes:
+    """Insert ``chunks`` before the first IDAT of ``png``, dropping existing chunks whose type is in ``replace``."""
+    replace = set(replace)
+    view = memoryview(png)
+    out: list[bytes | memoryview] = [view[:8]]
+    pos = 8
+    inserted = False
+    while pos + 8 <= len(png):
+        length, ctype = struct.unpack(">I4s", view[pos : pos + 8])
+        end = pos + 12 + length
+        if ctype == b"IDAT" and not inserted:
+            out.extend(chunks)
+            inserted = True
+        if ctype not in replace:
+            out.append(view[pos:end])
+        pos = end
+    if not inserted:
+        raise ValueError("encoded PNG has no IDAT chunk")
+    return b"".join(out)
+
+
+def encode_png(arr: np.ndarray, icc: bytes | None, exif: bytes | None) -> bytes:
+    img = arr if arr.ndim == 2 else np.ascontiguousarray(arr[..., ::-1])  # OpenCV wants BGR
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise ValueError("OpenCV could not encode the PNG")
+    chunks = []
+    if icc:
+        chunks.append(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc, 9)))
+    if exif:
+        chunks.append(_png_chunk(b"eXIf", exif[6:]))  # the chunk holds the TIFF structure without "Exif\0\0"
+    replace = ([b"iCCP", b"sRGB", b"gAMA", b"cHRM"] if icc else []) + ([b"eXIf"] if exif else [])
+    return _png_with_chunks(buf.tobytes(), chunks, replace) if chunks else buf.tobytes()
+
+
+def encode_jpeg(arr: np.ndarray, quality: int, icc: bytes | None, exif: bytes | None) -> bytes:
+    im = Image.fromarray(arr)  # uint8 (H, W) -> "L", (H, W, 3) -> "RGB"
+    kwargs: dict[str, object] = {"quality": quality}
+    if icc:
+        kwargs["icc_profile"] = icc
+    if exif:
+        kwargs["exif"] = exif
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", **kwargs)
+    return buf.getvalue()
+
+
+def exif_for_jpeg(exif: bytes, target: Path) -> bytes:
+    """EXIF that fits a JPEG APP1 segment: rebuilt compactly (IFD0 + sub-IFDs only) if the original is too big."""
+    if len(exif) <= MAX_JPEG_EXIF:
+        return exif
+    parsed = parse_exif(exif)
+    if parsed is not None:
+        compact = exif_from_ifd(parsed[0])
+        if len(compact) <= MAX_JPEG_EXIF:
+            return compact
+    raise ImageWriteError(target, f"EXIF data is too large for a JPEG file ({len(exif)} bytes, at most 65533)")
+
+
+def write_tiff(f: BinaryIO, arr: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
+    with tifffile.TiffWriter(f) as tw:
+        tw.write(
+            arr,
+            photometric="minisblack" if arr.ndim == 2 else "rgb",
+            compression="zlib",
+            predictor=True,
+            iccprofile=icc or None,
+            metadata=None,
+            software=False,
+        )
+    if exif:
+        _tiff_add_exif(f, exif)
+
+
+def _tiff_add_exif(f: BinaryIO, exif: bytes) -> None:
+    """Merge EXIF metadata into the first IFD of the little-endian classic TIFF just written to ``f``.
+
+    tifffile cannot write IFD-pointer tags, so the file is patched: the EXIF's descriptive IFD0 tags (Make, Model,
+    Artist, Copyright, resolution, ...) override or join the existing entries, the EXIF and GPS sub-IFDs are
+    appended, and a new IFD0 with the merged, sorted entries is appended and linked from the header. The old IFD0
+    is left as a few unused bytes; existing value offsets stay valid because no data moves.
+    """
+    parsed = parse_exif(exif)
+    if parsed is None:
+        return
+    ifd0 = parsed[0]
+    extra = {t: e for t, e in ifd0.entries.items() if t in DESCRIPTIVE_IFD0_TAGS and t != TAG_ORIENTATION}
+    if (282 in extra or 283 in extra) and 296 not in extra:
+        extra[296] = Entry(296, 3, 1, struct.pack("<H", 2))  # EXIF's default unit is the inch
+    subs = {t: s for t, s in ifd0.subs.items() if t in (TAG_EXIF_IFD, TAG_GPS_IFD)}
+    if not extra and not subs:
+        return
+    f.seek(0)
+    head = f.read(8)
+    if head[:4] != b"II*\x00":
+        return
+    (ifd_offset,) = struct.unpack("<I", head[4:8])
+    f.seek(ifd_offset)
+    (n,) = struct.unpack("<H", f.read(2))
+    raw = f.read(12 * n + 4)
+    merged = {struct.unpack("<H", raw[12 * i : 12 * i + 2])[0]: raw[12 * i : 12 * i + 12] for i in range(n)}
+    (next_offset,) = struct.unpack("<I", raw[12 * n : 12 * n + 4])
+    tags = set(merged) | set(extra) | set(subs)
+    end = f.seek(0, os.SEEK_END)
+    base = end + (end % 2)
+    ifd_size = 2 + 12 * len(tags) + 4
+    data = bytearray()
+    for tag, e in extra.items():
+        if len(e.data) <= 4:
+            merged[tag] = struct.pack("<HHI", tag, e.type, e.count) + e.data.ljust(4, b"\0")
+        else:
+            merged[tag] = struct.pack("<HHII", tag, e.type, e.count, base + ifd_size + len(data))
+            data += e.data + (b"\0" if len(e.data) % 2 else b"")
+    for tag, sub in subs.items():
+        start = base + ifd_size + len(data)
+        merged[tag] = struct.pack("<HHII", tag, 4, 1, start)
+        blob = serialize_ifd(sub, start)
+        data += blob + (b"\0" if len(blob) % 2 else b"")
+    if base + ifd_size + len(data) >= 1 << 32:
+        return  # would not fit a classic TIFF's 32-bit offsets
+    new_ifd = struct.pack("<H", len(tags)) + b"".join(merged[t] for t in sorted(tags)) + struct.pack("<I", next_offset)
+    f.write(b"\0" * (base - end) + new_ifd + bytes(data))
+    f.seek(4)
+    f.write(struct.pack("<I", base))
+
+
+
+def check_pixels(pixels: np.ndarray) -> np.ndarray:
+    arr = np.asarray(pixels)
+    if arr.dtype.kind == "u" and arr.dtype.itemsize in (1, 2) and arr.dtype.byteorder not in ("=", "|"):
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if arr.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f"pixels must be uint8 or uint16, not {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
+        raise ValueError(f"pixels must be shaped (H, W) or (H, W, 3), not {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"pixels are empty ({arr.shape})")
+    return np.ascontiguousarray(arr)
+
