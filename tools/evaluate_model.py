@@ -56,6 +56,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from polychrome.core import imageio  # noqa: E402
+from polychrome.core.jsonsafe import json_safe  # noqa: E402
+from polychrome.core.pixels import to_uint8  # noqa: E402
 from polychrome.core.color import rgb_to_gray, srgb_to_lab  # noqa: E402
 from polychrome.core.hints import ColorHint, hints_from_truth  # noqa: E402
 from polychrome.core.merge import lightness  # noqa: E402
@@ -291,14 +293,6 @@ class Evaluation:
     counts: Dict[str, int] = field(default_factory=dict)  # photos evaluated per source
 
 
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    if rgb.dtype == np.uint8:
-        return rgb
-    if rgb.dtype == np.uint16:
-        return ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    return np.clip(np.rint(np.asarray(rgb, np.float64) * 255.0), 0, 255).astype(np.uint8)
-
-
 def read_ground_truth(path: Path) -> np.ndarray:
     """The colour photo as (H, W, 3) uint8/uint16; raises PolychromeError for unreadable or gray files."""
     image = imageio.read_image(path)
@@ -525,17 +519,6 @@ def render_markdown(
         n = next(iter(table.values()))["n"]
         lines += ["", f"## {group_title(group, groups[group], n)}", "", markdown_table(table, variants)]
     return "\n".join(lines) + "\n"
-
-
-def json_safe(obj):
-    """Replace non-finite floats by None (strict JSON has no NaN / Infinity)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
 
 
 def dump_json(report: Dict[str, object], one_line_lists: Tuple[str, ...] = ("images", "skipped")) -> str:

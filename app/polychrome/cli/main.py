@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from .. import __version__
+from ..core.decode import MAX_T
 from ..core.errors import ModelError, PolychromeError
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
@@ -26,8 +27,8 @@ def _temperature(text: str) -> float:
         t = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < t <= 1.0:
-        raise argparse.ArgumentTypeError("temperature must lie in (0, 1]")
+    if not 0.0 < t <= MAX_T:
+        raise argparse.ArgumentTypeError(f"temperature must lie in (0, {MAX_T:g}]")
     return t
 
 
@@ -116,10 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from ..training import cli as train_cli
 
             return train_cli.run(args)
-    except ModelError as exc:
-        _err(str(exc))
-        return EXIT_USAGE
-    except PolychromeError as exc:
+    except PolychromeError as exc:  # a ModelError too: the message names the model and the reason
         _err(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:

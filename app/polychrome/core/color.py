@@ -8,8 +8,9 @@ live in :mod:`polychrome.core.merge`.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from .pixels import fit_max_side
 
 # IEC 61966-2-1 (sRGB) linear RGB -> XYZ, D65.
 RGB2XYZ = np.array(
@@ -153,10 +154,6 @@ def mean_chroma(pixels: np.ndarray, max_side: int = 96) -> float:
     truth for it."""
     if pixels.ndim != 3:
         return 0.0
-    h, w = pixels.shape[:2]
-    x = np.clip(to_float01(pixels), 0.0, 1.0)
-    s = max_side / max(h, w)
-    if s < 1:
-        x = cv2.resize(x, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    x = fit_max_side(np.clip(to_float01(pixels), 0.0, 1.0), max_side)
     ab = srgb_to_lab(x)[..., 1:]
     return float(np.sqrt((ab * ab).sum(-1)).mean())

@@ -12,8 +12,12 @@ from typing import Tuple
 import cv2
 import numpy as np
 
+DEFAULT_T = 0.38
+"""The annealing temperature used when a model does not name its own (Zhang et al.'s 0.38)."""
+
 MIN_T = 0.01
 MAX_T = 1.0
+"""The temperature range the app's controls offer (T → 0 is the mode, T = 1 the mean)."""
 
 
 def _as_pixels_first(logits: np.ndarray) -> np.ndarray:

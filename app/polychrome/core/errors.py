@@ -35,3 +35,18 @@ def one_line(exc: BaseException) -> str:
     if not text:
         text = type(exc).__name__
     return text[:200]
+
+
+def user_message(exc: BaseException) -> str:
+    """The one-line reason shown to a user for a failure of one file or one job.
+
+    Read and write errors give their reason (the caller names the file), other Polychrome errors their message,
+    MemoryError says so, and anything unexpected names its type so a bug report can be traced.
+    """
+    if isinstance(exc, (ImageReadError, ImageWriteError)):
+        return exc.reason
+    if isinstance(exc, PolychromeError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this image"
+    return f"unexpected error: {type(exc).__name__}: {exc}"

@@ -38,7 +38,7 @@ QUEUED, RUNNING, DONE, ERROR = "queued", "running", "done", "error"
 STATE_SYMBOL = {QUEUED: "…", RUNNING: "▶", DONE: "✓", ERROR: "✗"}
 STATE_COLOR = {QUEUED: "#9e9e9e", RUNNING: "#1e88e5", DONE: "#43a047", ERROR: "#e53935"}
 
-T_MIN, T_MAX = 0.01, 1.0
+from ..core.decode import MAX_T as T_MAX, MIN_T as T_MIN  # noqa: E402 - the one home of the T range
 KEEP_PREDICTIONS = 12
 
 

@@ -20,6 +20,7 @@ from ..core.decode import LogitsDecoder, softmax_t
 from ..core.errors import ImageReadError
 from ..core.hints import ColorHint, rasterize_hints
 from ..core.merge import PreviewMerger, lightness, merge_full_resolution, merge_lab, upsample_ab_fixed
+from ..core.pixels import fit_max_side
 from ..core.progress import Progress, ensure_progress
 from .manifest import ModelManifest
 from .registry import ModelEntry, find_model
@@ -190,11 +191,7 @@ class Prediction:
         gamut_map: bool = True,
     ) -> np.ndarray:
         """Full-resolution sRGB (H, W, 3) keeping the source's own L*; dtype of the source unless given."""
-        pixels = self.pixels
-        if max_side and max(pixels.shape[:2]) > max_side:
-            s = max_side / max(pixels.shape[:2])
-            size = (max(1, round(pixels.shape[1] * s)), max(1, round(pixels.shape[0] * s)))
-            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        pixels = fit_max_side(self.pixels, max_side)
         return merge_full_resolution(pixels, self.ab(T), out_dtype=out_dtype, method=method, gamut_map=gamut_map)
 
     def preview_size(self, max_pixels: int = PREVIEW_PIXELS) -> Tuple[int, int]:

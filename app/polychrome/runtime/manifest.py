@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from ..core.bins import ABBins
+from ..core.decode import MAX_T
 from ..core.errors import ModelError
 
 PREFIX = "polychrome."
@@ -99,7 +100,7 @@ class ModelManifest:
             default_T = float(md["default_T"])
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"{where}malformed metadata: {exc}") from None
-        if l_scale == 0 or stride < 1 or input_size < stride or not (0.0 < default_T <= 1.0):
+        if l_scale == 0 or stride < 1 or input_size < stride or not (0.0 < default_T <= MAX_T):
             raise ModelError(
                 f"{where}metadata out of range (l_norm scale {l_scale}, stride {stride}, input_size {input_size}, "
                 f"default_T {default_T})"

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..core import imageio
 from ..core.color import rgb_to_gray
-from ..core.errors import ImageReadError, ImageWriteError, PolychromeError
+from ..core.errors import PolychromeError, user_message
 from ..core.metrics import compute_all
 from ..core.progress import Cancelled, Progress, ensure_progress
 from .colorizer import Colorizer
@@ -177,14 +177,8 @@ def run_batch(
                 res = FileResult(Path(src), out)
             except Cancelled:
                 raise
-            except (ImageReadError, ImageWriteError) as exc:
-                res = FileResult(Path(src), error=exc.reason)
-            except PolychromeError as exc:
-                res = FileResult(Path(src), error=str(exc))
-            except MemoryError:
-                res = FileResult(Path(src), error="not enough memory for this image")
             except Exception as exc:  # noqa: BLE001 - a batch must survive anything one file does
-                res = FileResult(Path(src), error=f"unexpected error: {type(exc).__name__}: {exc}")
+                res = FileResult(Path(src), error=user_message(exc))
             batch.results.append(res)
             if on_result:
                 on_result(res)
@@ -240,10 +234,8 @@ def evaluate_files(
             for T, m in per_T.items():
                 rows.append(EvalRow(Path(src), T, m))
             rows.append(EvalRow(Path(src), 0.0, {**base, "baseline": 1.0}))
-        except (ImageReadError, ImageWriteError) as exc:
-            errors.append(FileResult(Path(src), error=exc.reason))
         except PolychromeError as exc:
-            errors.append(FileResult(Path(src), error=str(exc)))
+            errors.append(FileResult(Path(src), error=user_message(exc)))
         progress.step(1, message=str(src))
     return rows, errors
 

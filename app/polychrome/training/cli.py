@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..core.decode import DEFAULT_T
 from ..core.progress import format_duration
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -81,7 +82,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "auto: the base model's when fine-tuning and stored, else the photos'")
     t.add_argument("--stride", type=int, choices=[2, 4], default=4, help="output stride (4)")
     t.add_argument("--input-size", type=_positive_int, help="long side the app feeds the model (default: --size)")
-    t.add_argument("--default-t", dest="default_T", type=float, default=0.38, help="default temperature (0.38)")
+    t.add_argument("--default-t", dest="default_T", type=float, default=DEFAULT_T,
+                   help=f"default temperature ({DEFAULT_T})")
     t.add_argument("--no-degrade", action="store_true", help="no scan-like damage (grain, fading ...) on inputs")
     t.add_argument("--scratch", action="store_true", help="no pretrained encoder (train from scratch)")
     t.add_argument("--crop", choices=["photo", "inference"], default="photo",

@@ -26,6 +26,7 @@ import numpy as np
 from ..core.color import NEAR_GRAY_CHROMA, mean_chroma, srgb_to_lab
 from ..core.errors import ImageReadError
 from ..core.hints import sample_hints as core_sample_hints
+from ..core.pixels import fit_max_side
 from ..core.progress import Progress, ensure_progress
 from .network import L_OFFSET, L_SCALE
 
@@ -524,10 +525,7 @@ def sample_ab(
             if on_error:
                 on_error(rec.path, exc.reason)
             continue
-        h, w = rgb.shape[:2]
-        s = max_side / max(h, w)
-        if s < 1:
-            rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        rgb = fit_max_side(rgb, max_side)
         out.append(srgb_to_lab(rgb)[..., 1:].copy())
         progress.check()
     return out

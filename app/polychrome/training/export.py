@@ -39,6 +39,7 @@ import torch
 import torch.nn as nn
 
 from ..core.bins import ABBins
+from ..core.decode import DEFAULT_T, MAX_T
 from ..core.errors import ModelError
 from ..runtime.manifest import HINT_AB_NAME, HINT_MASK_NAME, INPUT_NAME, OUTPUT_NAME, PREFIX, ModelManifest
 from .network import L_OFFSET, L_SCALE, ColorizationNet, build_model
@@ -90,7 +91,7 @@ def _manifest(model: ColorizationNet, manifest_kwargs: Dict[str, Any], size: int
     kw.setdefault("l_scale", L_SCALE)
     kw.setdefault("input_size", int(size))
     kw["stride"] = model.stride
-    kw.setdefault("default_T", 1.0 if model.head_type == "regression" else 0.38)
+    kw.setdefault("default_T", MAX_T if model.head_type == "regression" else DEFAULT_T)
     kw.setdefault("license", "")
     kw.setdefault("description", "")
     kw.setdefault("training", {})

@@ -56,7 +56,9 @@ from ..core.errors import ImageWriteError, ModelError, PolychromeError
 from ..core.merge import merge_lab, upsample_ab_fixed
 from ..core.metrics import compute_all
 from ..core.prior import PriorAccumulator
+from ..core.decode import DEFAULT_T
 from ..core.imageio import atomic_write
+from ..core.jsonsafe import json_safe
 from ..core.progress import Cancelled, Progress, ensure_progress
 from .data import (
     CROP_MODES,
@@ -134,7 +136,7 @@ class TrainConfig:
     checkpoint_dir: Optional[str] = None  # default: <user cache>/polychrome/checkpoints/<name>
     checkpoint_every_steps: int = 500  # also saved at every epoch end and on cancel
     num_workers: Optional[int] = None  # data-loading processes; None: 0 on CPU, up to 8 on CUDA
-    default_T: float = 0.38
+    default_T: float = DEFAULT_T
     input_size: Optional[int] = None  # long side the app feeds the model (default: size)
     max_steps: Optional[int] = None  # stop (and export) after this many steps in total
     recalibrate_bn_images: int = 256  # crops for re-estimating BatchNorm statistics before export (0: off)
@@ -1035,18 +1037,7 @@ class Trainer:
         return TrainResult(output, self.last_checkpoint, summary, self.history, installed)
 
 
-def plain(obj: Any) -> Any:
-    """JSON-safe copy: NaN/inf become None, numpy scalars become Python numbers."""
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
+plain = json_safe  # the old name, kept for callers of training.loop
 
 
 def summary_json(summary: Dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from ..core.errors import ModelError
 from ..core.imageio import atomic_write_bytes
+from ..core.jsonsafe import json_safe
 from ..runtime.manifest import PREFIX
 
 NAME_RE = re.compile(r"^[^\W_][\w .()+-]{0,63}$")
@@ -76,7 +77,7 @@ def relabel_model(
             training = json.loads(meta.get(PREFIX + "training") or "{}")
         except ValueError:
             training = {}
-        training.update(_plain(dict(training_updates)))
+        training.update(json_safe(dict(training_updates)))
         meta[PREFIX + "training"] = json.dumps(training)
     del proto.metadata_props[:]
     for k, v in meta.items():
@@ -144,18 +145,6 @@ METRIC_ROWS = (
     ("delta_e", "mean ΔE2000 ↓", "{:.2f}"),
     ("colorfulness", "colourfulness", "{:.1f}"),
 )
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return _plain(obj.item())
-    return obj
 
 
 def _fmt(fmt: str, v: Any) -> str:

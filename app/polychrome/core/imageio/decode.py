@@ -17,7 +17,7 @@ import tifffile
 from PIL import BmpImagePlugin, Image, ImageCms, JpegImagePlugin, TiffImagePlugin, WebPImagePlugin
 
 from polychrome.core.errors import one_line
-from polychrome.core.pixels import convert_bit_depth
+from polychrome.core.pixels import convert_bit_depth, to_uint8
 
 from ._common import (
     DESCRIPTIVE_IFD0_TAGS,
@@ -92,7 +92,7 @@ def _cmyk_to_rgb(cmyk: np.ndarray, icc: bytes | None) -> np.ndarray:
     """CMYK (H, W, 4) -> RGB. Through the embedded CMYK profile (8-bit) when there is one, else the naive
     ``(max - C)(max - K) / max`` formula (as Pillow), in the data's own bit depth."""
     if icc is not None and icc_colorspace(icc) == "CMYK":
-        data8 = cmyk if cmyk.dtype == np.uint8 else ((cmyk.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        data8 = to_uint8(cmyk)
         try:
             im = Image.frombuffer("CMYK", (data8.shape[1], data8.shape[0]), np.ascontiguousarray(data8).tobytes())
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -412,7 +412,7 @@ def _decode_tiff_pixels_tifffile(path: Path, file_size: int) -> tuple[Decoded | 
         if colormap is None:
             raise truncated("palette TIFF without a colour map")
         cmap = np.asarray(colormap)
-        cmap8 = cmap.astype(np.uint8) if cmap.max() <= 255 else ((cmap.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        cmap8 = cmap.astype(np.uint8) if cmap.max() <= 255 else to_uint8(cmap.astype(np.uint16))
         idx = np.clip(color.astype(np.intp), 0, cmap8.shape[1] - 1)
         color = np.ascontiguousarray(cmap8.T)[idx]
         if alpha is not None:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QStyle, QStyleOptionSlider, QWidget
 
-T_MIN, T_MAX = 0.01, 1.0
+from ...core.decode import MAX_T as T_MAX, MIN_T as T_MIN  # noqa: E402 - the one home of the T range
 STEPS = 1000
 
 
