@@ -15,12 +15,13 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 
 from polychrome.core import imageio  # noqa: E402
-from polychrome.core.progress import Progress  # noqa: E402
+from polychrome.core.progress import Cancelled, Progress  # noqa: E402
 from polychrome.gui.app import ExceptionHook, create_window, main  # noqa: E402
 from polychrome.gui.main_window import MainWindow  # noqa: E402
 from polychrome.gui.models import DONE, ERROR, QUEUED, RUNNING, ColorizeController  # noqa: E402
 from polychrome.gui.widgets.temperature import T_to_position, position_to_T  # noqa: E402
-from polychrome.gui.workers import QueueJob, TaskRunner, Worker, colorize_queue  # noqa: E402
+from polychrome.gui.workers import TaskRunner, Worker  # noqa: E402
+from polychrome.runtime.jobs import QueueJob, colorize_queue, run_to_end  # noqa: E402
 from polychrome.runtime import registry  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 
@@ -207,13 +208,24 @@ def test_worker_reports_unexpected_errors_and_runner_joins(qtbot):
 def test_colorize_queue_without_qt(tmp_path, conv_model_path):
     """The queue function is plain Python: per-file errors become states, cancel stops it."""
     good, bad = make_images(tmp_path / "in", 5, 2)
-    events = []
-    progress = Progress(callback=events.append)
+    updates = []
+    progress = Progress()
     jobs = [QueueJob(i, p) for i, p in enumerate(good + bad)]
-    out = colorize_queue(progress, progress.cancel_token, Colorizer(str(conv_model_path)), jobs)
+    out = run_to_end(colorize_queue(progress, progress.cancel_token, Colorizer(str(conv_model_path)), jobs),
+                     updates.append)
     assert [s for _, s in out] == ["done"] * 3 + ["error"] * 2
-    errors = [e.data["reason"] for e in events if e.data.get("state") == "error"]
+    assert [u.state for u in updates] == ["running", "done"] * 3 + ["running", "error"] * 2
+    errors = [u.reason for u in updates if u.state == "error"]
     assert len(errors) == 2 and all(errors)
+    done = [u for u in updates if u.state == "done"]
+    # the source's metadata travels with each prediction, so an export never reads the file again
+    assert all(u.prediction is not None and u.source.path == good[i] and u.source.format == "PNG"
+               for i, u in enumerate(done))
+
+    cancelled = Progress()
+    cancelled.cancel_token.cancel()
+    with pytest.raises(Cancelled):
+        run_to_end(colorize_queue(cancelled, cancelled.cancel_token, Colorizer(str(conv_model_path)), jobs))
 
 
 # -- temperature ---------------------------------------------------------------------------------

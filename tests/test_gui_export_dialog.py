@@ -249,7 +249,9 @@ def test_summary_lists_failures_with_reasons(qtbot, tmp_path, controller):
     out = tmp_path / "out"
     out.mkdir()
     broken = c.queue.items[1].path
-    broken.write_text("gone bad since it was colorized")  # the export reads the source again for its metadata
+    # an export writes from the cached prediction and the metadata read with it (the source is not read again)...
+    broken.write_text("gone bad since it was colorized")
+    c.queue.items[1].prediction = None  # ...except for an image whose prediction was dropped: computed again
     names = {r: it.path.name for r, it in enumerate(c.queue.items)}
     summary = ExportSummaryDialog(3, names)
     qtbot.addWidget(summary)
@@ -266,3 +268,24 @@ def test_summary_lists_failures_with_reasons(qtbot, tmp_path, controller):
 
     head, failures = summarize_results([(0, Path("a.png"), ""), (1, None, "disk full")], {1: "b.png"})
     assert head == "1 image exported, 1 failed" and failures == ["b.png — disk full"]
+
+
+def test_an_export_never_reads_the_sources_again(qtbot, tmp_path, controller, monkeypatch):
+    """The queue keeps each source's metadata (format, bit depth, EXIF, ICC) with its prediction: exporting cached
+    results reads no file."""
+    c = controller
+    assert all(it.source is not None and it.source.path == it.path for it in c.queue.items)
+    from polychrome.runtime import jobs
+
+    def no_reading(*a, **kw):
+        raise AssertionError("the export read a source file again")
+
+    monkeypatch.setattr(jobs.imageio, "read_image", no_reading)
+    out = tmp_path / "out"
+    out.mkdir()
+    with qtbot.waitSignal(c.exported, timeout=WAIT_MS) as sig:
+        c.export(None, str(out))
+    results = sig.args[0]
+    assert len(results) == 3 and all(o is not None and not reason for _, o, reason in results)
+    monkeypatch.undo()
+    assert all(imageio.read_image(o).format == "PNG" for _, o, _ in results)

@@ -3,7 +3,7 @@
 :class:`ABController` holds the whole session and no widget: the contenders, the trials in a random order (a
 seeded RNG; the seed is recorded), which contender each trial shows on the left (hidden from the view), the
 user's choices, the tally with a sign test, and the CSV record. Both contenders' previews are rendered on a worker
-(:func:`~polychrome.gui.workers.ab_prepare`) in trial order, so the first trial can start while later ones are
+(:func:`~polychrome.runtime.jobs.ab_prepare`) in trial order, so the first trial can start while later ones are
 still prepared: a model whose prediction of an image is already cached (the queue's) is only decoded — two
 temperatures of the current model need no inference at all — and another model runs once per image.
 
@@ -31,8 +31,8 @@ from PySide6.QtCore import QObject, Signal
 
 from ..core import imageio
 from ..core.errors import PolychromeError
-from ..core.progress import ProgressEvent
-from .workers import ABJob, ABSide, TaskRunner, Worker, ab_prepare
+from ..runtime.jobs import ABJob, ABPrepared, ABSide, ab_prepare
+from .workers import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ LEFT, RIGHT, TIE, SKIP = "left", "right", "tie", "skip"
 CHOICES = (LEFT, RIGHT, TIE, SKIP)
 SETUP, RUNNING, RESULTS = "setup", "running", "results"  # ABController.state
 AB_PREVIEW_PIXELS = 1_000_000  # per side and image: ≈3 MB of uint8 RGB each, held for the whole session
+PREPARE = "prepare"  # the task key
 CSV_COLUMNS = ("trial", "image", "contender_a", "contender_b", "shown_left", "choice", "winner", "timestamp", "seed")
 
 
@@ -172,8 +173,7 @@ class ABController(QObject):
         self._models = models
         self.preview_pixels = int(preview_pixels)
         self.max_pixels = max_pixels
-        self.runner = TaskRunner(1, self)
-        self._worker: Optional[Worker] = None
+        self.tasks = Tasks(self)
         self.state = SETUP
         self.trials: List[Trial] = []
         self.current = -1
@@ -261,7 +261,12 @@ class ABController(QObject):
     @property
     def running(self) -> bool:
         """True while previews are still being prepared."""
-        return self._worker is not None
+        return self.tasks.running(PREPARE)
+
+    @property
+    def runner(self):
+        """The TaskRunner (thread) the previews are prepared on."""
+        return self.tasks.runner(PREPARE)
 
     def start(self, a: Contender, b: Contender, seed: Optional[int] = None) -> bool:
         """Open both models, draw the trial order and the sides, and start preparing the previews.
@@ -310,12 +315,8 @@ class ABController(QObject):
             cached = images[j][1]
             jobs.append(ABJob(i, images[j][0], {base_key: cached} if cached is not None and base_key else {}))
         sides = [ABSide("A", key_a, col_a, float(a.T)), ABSide("B", key_b, col_b, float(b.T))]
-        w = Worker(ab_prepare, jobs, sides, self.preview_pixels, self.max_pixels)
-        w.signals.progress.connect(self._on_progress)
-        w.signals.error.connect(self._on_error)
-        w.signals.finished.connect(self._on_finished)
-        self._worker = w
-        self.runner.start(w)
+        self.tasks.start(PREPARE, ab_prepare, jobs, sides, self.preview_pixels, self.max_pixels,
+                         on_yielded=self._on_prepared, on_error=self._on_error, on_finished=self._on_finished)
         self._set_state(RUNNING)
         self.prepare_progress.emit(0, n)
         self.trial_changed.emit(self.current)
@@ -325,16 +326,15 @@ class ABController(QObject):
         self.state = state
         self.state_changed.emit(state)
 
-    def _on_progress(self, ev: ProgressEvent) -> None:
-        d = ev.data
-        t = d.get("trial")
-        if t is None or not 0 <= t < len(self.trials):
+    def _on_prepared(self, p: ABPrepared) -> None:
+        t = p.trial
+        if not 0 <= t < len(self.trials):
             return
         trial = self.trials[t]
-        if "images" in d:
-            trial.images = d["images"]
+        if p.images is not None:
+            trial.images = p.images
         else:
-            trial.error = d.get("reason") or "could not be prepared"
+            trial.error = p.reason or "could not be prepared"
             trial.timestamp = _now()
         self.prepared += 1
         self.prepare_progress.emit(self.prepared, len(self.trials))
@@ -351,7 +351,6 @@ class ABController(QObject):
         self.failed.emit(message, tb)
 
     def _on_finished(self) -> None:
-        self._worker = None
         self.prepare_progress.emit(self.prepared, len(self.trials))  # preparing is over (done, cancelled, failed)
         if self.state != RUNNING:  # the session ended early: trials never prepared were simply not reached
             return
@@ -421,7 +420,7 @@ class ABController(QObject):
         """End the session (all trials decided, or the user stops early): preparation stops, results are shown."""
         if self.state != RUNNING:
             return
-        self.runner.cancel_all()
+        self.tasks.cancel(PREPARE)
         self.current = -1
         self._set_state(RESULTS)
         self.trial_changed.emit(self.current)
@@ -437,7 +436,7 @@ class ABController(QObject):
 
     def reset(self) -> None:
         """Back to the setup for a new session (the current one is dropped)."""
-        self.runner.cancel_all()
+        self.tasks.cancel(PREPARE)
         self.trials, self.current, self._history = [], -1, []
         self.revealed = False
         self._set_state(SETUP)
@@ -445,14 +444,11 @@ class ABController(QObject):
 
     def cancel(self) -> None:
         """Stop preparing previews; trials not prepared yet are left out."""
-        self.runner.cancel_all()
+        self.tasks.cancel(PREPARE)
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel and join the worker (the dialog is closing)."""
-        ok = self.runner.shutdown(timeout_ms)
-        if self._worker is not None and self._worker.done:
-            self._worker = None
-        return ok
+        return self.tasks.shutdown(timeout_ms)
 
     # -- results ------------------------------------------------------------------------------------------
     def tally(self) -> ABTally:

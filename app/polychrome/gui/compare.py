@@ -40,19 +40,21 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from ..core.color import NEAR_GRAY_CHROMA, mean_chroma
 from ..core.merge import merge_lab, upsample_ab_fixed
 from ..core.metrics import METRIC_INFO, compute_all, delta_e_map
 from ..runtime.colorizer import PREVIEW_PIXELS
-from .workers import TaskRunner, Worker, call_function, sweep_temperatures
+from ..runtime.jobs import SweepPoint, call_function, sweep_temperatures
+from .workers import Tasks
 
 log = logging.getLogger(__name__)
 
 METRIC_PIXELS = 250_000  # metrics, curves and maps are computed on images of at most this many pixels
 CURVE_TEMPERATURES: Tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0)
 COALESCE_MS = 50  # T changes closer together than this are measured once
+PREPARE, METRICS, CURVES = "prepare", "metrics", "curves"  # task keys (each on its own thread)
 ENTROPY_RANGE = (0.0, 1.0)  # normalised entropy: 0 = certain, 1 = uniform over the bins
 DELTA_E_RANGE = (0.0, 30.0)  # ΔE2000 colour scale (larger errors saturate)
 ENTROPY_COLORMAP = "viridis"
@@ -215,17 +217,8 @@ class CompareController(QObject):
         self._stats: "weakref.WeakKeyDictionary[Any, _Stats]" = weakref.WeakKeyDictionary()
         self._entropy: Optional[Tuple[float, np.ndarray]] = None  # (T, colour-mapped) for the current data
         self._delta_e: Optional[Tuple[float, np.ndarray]] = None  # (T, colour-mapped)
-        self.prepare_runner = TaskRunner(1, self)
-        self.metrics_runner = TaskRunner(1, self)
-        self.curves_runner = TaskRunner(1, self)
-        self._preparing: Any = None  # the prediction whose CompareData is being built
-        self._metrics_worker: Optional[Worker] = None
-        self._curves_worker: Optional[Worker] = None
-        self._curves_pred: Any = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(int(coalesce_ms))
-        self._timer.timeout.connect(self._start_metrics)
+        self.coalesce_ms = int(coalesce_ms)
+        self.tasks = Tasks(self)  # latest task per key wins: PREPARE, METRICS, CURVES
         source.preview_changed.connect(self._on_preview)
         source.current_changed.connect(self._on_current)
         if source.prediction is not None:
@@ -256,8 +249,7 @@ class CompareController(QObject):
     @property
     def busy(self) -> bool:
         """True while a measurement is waiting or running (tests wait for this to end)."""
-        return (self._timer.isActive() or self.prepare_runner.busy or self.metrics_runner.busy
-                or self.curves_runner.busy)
+        return self.tasks.busy
 
     def cached_metrics(self, T: Optional[float] = None) -> Optional[Dict[str, float]]:
         """The metrics already measured for the current image at T (default: the current T), or None."""
@@ -288,8 +280,8 @@ class CompareController(QObject):
         """Measure the metrics and curves (True, the default) or not (False: e.g. while the metrics panel is
         hidden, so no CPU goes into numbers nobody sees; the ΔE map is still measured while its overlay is on)."""
         self.measuring = bool(on)
-        if not self.measuring and self._curves_worker is not None:
-            self._curves_worker.cancel()  # its points stay cached
+        if not self.measuring:
+            self.tasks.discard(CURVES)  # the points measured so far stay cached
         self._request_metrics()
 
     def refresh(self) -> None:
@@ -300,19 +292,13 @@ class CompareController(QObject):
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel and join the metric workers (the window is closing)."""
-        self._timer.stop()
-        ok = self.prepare_runner.shutdown(timeout_ms)
-        ok = self.metrics_runner.shutdown(timeout_ms) and ok
-        ok = self.curves_runner.shutdown(timeout_ms) and ok
-        self._preparing = None
-        self._metrics_worker = None
-        self._curves_worker = None
-        return ok
+        return self.tasks.shutdown(timeout_ms)
 
     # -- following the ColorizeController ---------------------------------------------------------
     def _on_current(self, _row: int) -> None:
-        if self._curves_worker is not None and self._curves_pred is not self.source.prediction:
-            self._curves_worker.cancel()  # its points stay cached; the rest is measured when the image returns
+        sweep = self.tasks.current(CURVES)
+        if sweep is not None and sweep.tag is not self.source.prediction:
+            self.tasks.discard(CURVES)  # its points stay cached; the rest is measured when the image returns
 
     def _on_preview(self, rgb: Optional[np.ndarray]) -> None:
         pred = self.source.prediction
@@ -325,28 +311,22 @@ class CompareController(QObject):
             self.curves_changed.emit(self.curves_info())
         if not current and pred is not None:
             self._prepare(pred)
-        elif pred is None and self._preparing is not None:
-            self._preparing = None
-            self.prepare_runner.cancel_all()
+        elif pred is None:
+            self.tasks.discard(PREPARE)
         self.views_changed.emit(self.views())
         self._request_metrics()
 
     def _prepare(self, pred: Any) -> None:
         """Build the new image's CompareData on a worker (the result shows at once, the comparison follows)."""
-        if self._preparing is pred:
+        running = self.tasks.current(PREPARE)
+        if running is not None and running.tag is pred:
             return
-        self.prepare_runner.cancel_all()  # an older image's preparation is no longer wanted
-        self._preparing = pred
-        w = Worker(call_function, CompareData, pred, self.preview_pixels, self.metric_pixels)
-        w.signals.result.connect(self._on_prepared)
-        w.signals.error.connect(lambda msg, tb, p=pred: self._on_prepare_error(p, msg, tb))
-        self.prepare_runner.start(w)
+        # an older image's preparation is superseded: its result never arrives
+        self.tasks.start(PREPARE, call_function, CompareData, pred, self.preview_pixels, self.metric_pixels,
+                         tag=pred, on_returned=self._on_prepared, on_error=self._on_prepare_error)
 
     def _on_prepared(self, data: CompareData) -> None:
         pred = data.prediction
-        if pred is not self._preparing:
-            return  # superseded
-        self._preparing = None
         if pred is not self.source.prediction or data.preview_size != pred.preview_size(self.preview_pixels):
             return  # the image (or the preview size) changed meanwhile; its own preparation is on the way
         self.data = data
@@ -355,9 +335,7 @@ class CompareController(QObject):
         self.curves_changed.emit(self.curves_info())
         self._request_metrics()
 
-    def _on_prepare_error(self, pred: Any, message: str, tb: str) -> None:
-        if pred is self._preparing:
-            self._preparing = None
+    def _on_prepare_error(self, message: str, tb: str) -> None:
         log.error("preparing the comparison failed: %s\n%s", message, tb)
         self.source.message.emit(f"Comparison unavailable: {message}")
 
@@ -402,7 +380,7 @@ class CompareController(QObject):
         info: Dict[str, Any] = {"row": self.source.current, "T": self.T, "has_truth": self.has_truth,
                                 "message": "", "metrics": None, "baseline": None, "pending": False,
                                 "size": d.metric_size if d is not None else None}
-        if d is None and self._preparing is not None:
+        if d is None and self.tasks.running(PREPARE):
             info["pending"] = True
             info["message"] = "Preparing the comparison…"
         elif d is None:
@@ -449,28 +427,27 @@ class CompareController(QObject):
         """Show what is known for the current T now; measure the rest after the coalescing delay."""
         self.metrics_changed.emit(self.metrics_info())
         if self._needs_measuring():
-            self._timer.start()  # restarted by every change: a drag is measured where it rests
+            # restarted by every change: a drag is measured where it rests
+            self.tasks.later(METRICS, self._start_metrics, self.coalesce_ms)
         else:
-            self._timer.stop()
+            self.tasks.drop(METRICS)
             self._ensure_curves()
 
     def _start_metrics(self) -> None:
-        if self._metrics_worker is not None:
-            return  # one job at a time: _on_metrics_finished measures the latest T
         if not self._needs_measuring():
             return
         d, stats, T = self.data, self._current_stats(), self.T
         with_map = self.overlays["delta_e"]
         measure = functools.partial(d.measure, with_map=with_map, with_baseline=stats.baseline is None)
-        w = Worker(sweep_temperatures, measure, [T])
-        w.signals.result.connect(lambda res, pred=d.prediction: self._on_metrics(pred, res))
-        w.signals.error.connect(lambda msg, tb, pred=d.prediction: self._on_error(pred, msg, tb))
-        w.signals.finished.connect(self._on_metrics_finished)
-        self._metrics_worker = w
-        self.metrics_runner.start(w)
+        pred = d.prediction
+        # a measurement of an older T (or image) is superseded: only the T that is shown now is measured
+        self.tasks.start(METRICS, sweep_temperatures, measure, [T],
+                         on_yielded=lambda point, p=pred: self._on_metrics(p, point),
+                         on_error=lambda msg, tb, p=pred: self._on_error(p, msg, tb),
+                         on_finished=self._on_metrics_finished)
 
-    def _on_metrics(self, pred: Any, res: List[Tuple[float, Dict[str, Any]]]) -> None:
-        (T, value), = res
+    def _on_metrics(self, pred: Any, point: SweepPoint) -> None:
+        T, value = point.T, point.value
         stats = self._stats.get(pred)
         if stats is None:  # the prediction is gone
             return
@@ -487,11 +464,8 @@ class CompareController(QObject):
         self.curves_changed.emit(self.curves_info())
 
     def _on_metrics_finished(self) -> None:
-        self._metrics_worker = None
         if not self._needs_measuring():
             self._ensure_curves()
-        elif not self._timer.isActive():  # T moved on while measuring (and has rested since): measure it now
-            self._start_metrics()
 
     def _ensure_curves(self) -> None:
         """Measure the grid of T for the current image on the curves worker (only the points still missing)."""
@@ -499,32 +473,28 @@ class CompareController(QObject):
         if stats is None or stats.grid_done or stats.failed or not self.measuring:
             return
         pred = self.data.prediction
-        if self._curves_worker is not None:
-            if self._curves_pred is pred:
-                return  # already on it
-            self._curves_worker.cancel()
-            return  # starts again from _on_curves_finished
+        sweep = self.tasks.current(CURVES)
+        if sweep is not None and sweep.tag is pred:
+            return  # already on it
         missing = [t for t in self.temperatures if t not in stats.points]
         if not missing:
             stats.grid_done = True
             self.curves_changed.emit(self.curves_info())
             return
-        w = Worker(sweep_temperatures, self.data.metrics, missing)
-        w.signals.progress.connect(lambda ev, p=pred: self._on_curve_point(p, ev.data))
-        w.signals.result.connect(lambda _res, p=pred: self._on_curves_done(p))
-        w.signals.error.connect(lambda msg, tb, p=pred: self._on_error(p, msg, tb))
-        w.signals.finished.connect(self._on_curves_finished)
-        self._curves_worker, self._curves_pred = w, pred
-        self.curves_runner.start(w)
+        # another image's sweep is superseded (its points so far stay cached)
+        self.tasks.start(CURVES, sweep_temperatures, self.data.metrics, missing, tag=pred,
+                         on_yielded=lambda point, p=pred: self._on_curve_point(p, point),
+                         on_returned=lambda _res, p=pred: self._on_curves_done(p),
+                         on_error=lambda msg, tb, p=pred: self._on_error(p, msg, tb))
 
-    def _on_curve_point(self, pred: Any, data: Dict[str, Any]) -> None:
+    def _on_curve_point(self, pred: Any, point: SweepPoint) -> None:
         stats = self._stats.get(pred)
-        if stats is None or "T" not in data:
+        if stats is None:
             return
-        stats.points[float(data["T"])] = data["value"]
+        stats.points[point.T] = point.value
         if self.data is not None and self.data.prediction is pred:
             self.curves_changed.emit(self.curves_info())
-            if float(data["T"]) == self.T:
+            if point.T == self.T:
                 self.metrics_changed.emit(self.metrics_info())
 
     def _on_curves_done(self, pred: Any) -> None:
@@ -534,11 +504,6 @@ class CompareController(QObject):
         stats.grid_done = all(t in stats.points for t in self.temperatures)
         if self.data is not None and self.data.prediction is pred:
             self.curves_changed.emit(self.curves_info())
-
-    def _on_curves_finished(self) -> None:
-        self._curves_worker, self._curves_pred = None, None
-        if self.data is not None and not self._needs_measuring():
-            self._ensure_curves()  # the image changed while the old sweep was stopping
 
     def _on_error(self, pred: Any, message: str, tb: str) -> None:
         """A measurement failed: say so once and measure nothing more for this prediction (no retry loop)."""

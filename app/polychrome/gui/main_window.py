@@ -10,7 +10,7 @@ from typing import List, Optional
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
         controller.status_changed.connect(self._show_status)
         controller.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         controller.current_changed.connect(self.queue_view.select_row)
-        controller.temperature_changed.connect(lambda T: self.slider.set_value(T))
+        controller.temperature_changed.connect(self.slider.follow)
         controller.running_changed.connect(self._on_running)
         controller.current_changed.connect(self._on_current)
         controller.queue_progress.connect(self._on_queue_progress)
@@ -116,13 +116,7 @@ class MainWindow(QMainWindow):
         self.wizard = None
         # views → controller
         self.queue_view.row_selected.connect(controller.set_current)
-        # While dragging, slider moves are coalesced: only the newest T is decoded once the event loop is free, so
-        # a fast drag never queues stale renders; release/keyboard/reset render exactly at once.
-        self._pending_T: Optional[float] = None
-        self._drag_timer = QTimer(self)
-        self._drag_timer.setSingleShot(True)
-        self._drag_timer.setInterval(0)
-        self._drag_timer.timeout.connect(self._apply_pending_T)
+        # dragging: the fast preview of the newest T (coalesced); release/keyboard/reset: the exact render
         self.slider.changed.connect(self._on_slider_drag)
         self.slider.committed.connect(self._on_slider_commit)
         self.compare_view.hovered.connect(self._on_hover)
@@ -423,18 +417,9 @@ class MainWindow(QMainWindow):
 
     # -- temperature ------------------------------------------------------------------------------
     def _on_slider_drag(self, T: float) -> None:
-        self._pending_T = T
-        if not self._drag_timer.isActive():
-            self._drag_timer.start()
-
-    def _apply_pending_T(self) -> None:
-        if self._pending_T is not None:
-            T, self._pending_T = self._pending_T, None
-            self.controller.set_T(T, exact=False)
+        self.controller.drag_T(T)
 
     def _on_slider_commit(self, T: float) -> None:
-        self._drag_timer.stop()
-        self._pending_T = None
         self.controller.set_T(T, exact=True)
 
     # -- drag and drop ----------------------------------------------------------------------------

@@ -19,18 +19,18 @@ from PySide6.QtGui import QColor
 
 from ..core.errors import PolychromeError
 from ..core.merge import preview_table_ready
-from ..core.progress import ProgressEvent
-from ..runtime.pipeline import expand_inputs
-from .workers import (
+from ..runtime.jobs import (
     ExportJob,
+    Exported,
     QueueJob,
-    TaskRunner,
-    Worker,
+    QueueUpdate,
     colorize_queue,
     export_predictions,
     prepare_live_preview,
     render_exact,
 )
+from ..runtime.pipeline import expand_inputs
+from .workers import Tasks, Worker
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ STATE_COLOR = {QUEUED: "#9e9e9e", RUNNING: "#1e88e5", DONE: "#43a047", ERROR: "#
 
 from ..core.decode import MAX_T as T_MAX, MIN_T as T_MIN  # noqa: E402 - the one home of the T range
 KEEP_PREDICTIONS = 12
+QUEUE, EXPORT, RENDER, EXACT, DRAG = "queue", "export", "render", "exact", "drag"  # task keys and lanes
 
 
 @dataclass
@@ -49,6 +50,7 @@ class QueueItem:
     reason: str = ""
     prediction: Any = None  # runtime.colorizer.Prediction once done
     T: Optional[float] = None  # None: the model's default
+    source: Any = None  # runtime.jobs.SourceInfo (format, bit depth, EXIF, ICC) once read: exports never re-read
 
     @property
     def label(self) -> str:
@@ -107,12 +109,14 @@ class ImageQueueModel(QAbstractListModel):
         self.endInsertRows()
         return list(range(first, first + len(new)))
 
-    def set_state(self, row: int, state: str, reason: str = "", prediction: Any = None) -> None:
+    def set_state(self, row: int, state: str, reason: str = "", prediction: Any = None, source: Any = None) -> None:
         it = self.items[row]
         it.state = state
         it.reason = reason
         if prediction is not None:
             it.prediction = prediction
+        if source is not None:
+            it.source = source
         idx = self.index(row)
         self.dataChanged.emit(idx, idx)
 
@@ -146,18 +150,15 @@ class ColorizeController(QObject):
         self.keep = max(1, int(keep))  # predictions held in memory (full-res L* + logits: tens of MB each)
         self._recent: List[int] = []  # rows with a prediction, least recently used first
         self.queue = ImageQueueModel(self)
-        self.runner = TaskRunner(1, self)  # the colorize queue
-        self.render_runner = TaskRunner(1, self)  # exact renders (seconds on big images): off the UI thread
+        # one lane (thread) per kind of work: the queue, exact renders (seconds on big images), exports
+        self.tasks = Tasks(self)
         if not preview_table_ready():
-            self.render_runner.start(Worker(prepare_live_preview))
-        self._render_gen = 0
-        self.export_runner = TaskRunner(1, self)
+            self.tasks.start("table", prepare_live_preview, lane=RENDER)
         self.colorizer = None
         self.model_error: Optional[str] = None
         self.provider: Optional[str] = None
         self.current: int = -1
         self.preview_max_pixels = max_pixels
-        self._worker: Optional[Worker] = None
         self._cancel_requested = False
         self._run_completed = False
         self.pinned: Optional[Tuple[float, float]] = None
@@ -211,12 +212,12 @@ class ColorizeController(QObject):
         except PolychromeError as exc:  # keep the model we have
             self.message.emit(f"Could not open the model: {exc}")
             return False
-        self._render_gen += 1
-        self.render_runner.shutdown()
+        self.tasks.discard(EXACT)
+        self.tasks.runner(RENDER).shutdown()
         self.set_colorizer(colorizer)
         for row, it in enumerate(self.queue.items):
             if it.state == DONE:
-                it.prediction, it.T = None, None
+                it.prediction, it.T, it.source = None, None, None
                 self.queue.set_state(row, QUEUED)
         self._recent.clear()
         self.set_current(self.current)
@@ -244,8 +245,13 @@ class ColorizeController(QObject):
         return rows, problems
 
     @property
+    def runner(self):
+        """The queue's TaskRunner (its thread)."""
+        return self.tasks.runner(QUEUE)
+
+    @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self.tasks.running(QUEUE)
 
     def start(self) -> bool:
         """Colorize every queued image (one worker, files one by one)."""
@@ -259,42 +265,32 @@ class ColorizeController(QObject):
             return False
         self._cancel_requested = False
         jobs = [QueueJob(r, self.queue.items[r].path) for r in rows]
-        w = Worker(colorize_queue, self.colorizer, jobs)
-        w.signals.progress.connect(self._on_progress)
-        w.signals.error.connect(self._on_worker_error)
-        w.signals.result.connect(self._on_result)
         self._run_completed = False
-        w.signals.finished.connect(self._on_finished)
-        self._worker = w
-        self.runner.start(w)
+        self.tasks.start(QUEUE, colorize_queue, self.colorizer, jobs, on_yielded=self._on_update,
+                         on_error=self._on_worker_error, on_returned=self._on_result, on_finished=self._on_finished)
         self.running_changed.emit()
         return True
 
     def cancel(self) -> None:
         self._cancel_requested = True
-        self.runner.cancel_all()
+        self.tasks.cancel(QUEUE)
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel and join every worker (the window is closing)."""
         self._cancel_requested = True
-        self._render_gen += 1
-        ok = self.render_runner.shutdown(timeout_ms)
-        ok = self.runner.shutdown(timeout_ms) and ok
-        ok = self.export_runner.shutdown(timeout_ms) and ok
-        if self._worker is not None and self._worker.done:
-            self._worker = None
+        was_running = self.running
+        ok = self.tasks.shutdown(timeout_ms)
         for r in self.queue.rows_in(RUNNING):
             self.queue.set_state(r, QUEUED, "cancelled")
+        if was_running and not self.running:
+            self.running_changed.emit()
         return ok
 
-    def _on_progress(self, ev: ProgressEvent) -> None:
-        d = ev.data
-        if "row" not in d:
-            return
-        row, state = d["row"], d.get("state", QUEUED)
+    def _on_update(self, u: QueueUpdate) -> None:
+        row, state = u.row, u.state
         if not 0 <= row < len(self.queue.items):
             return
-        self.queue.set_state(row, state, d.get("reason", ""), d.get("prediction"))
+        self.queue.set_state(row, state, u.reason, u.prediction, u.source)
         c = self.queue.counts()
         self.queue_progress.emit(c[DONE] + c[ERROR], len(self.queue.items))
         if state == DONE:
@@ -331,7 +327,6 @@ class ColorizeController(QObject):
         self.failed.emit(message, tb)
 
     def _on_finished(self) -> None:
-        self._worker = None
         for r in self.queue.rows_in(RUNNING):
             self.queue.set_state(r, QUEUED, "cancelled")
         self.running_changed.emit()
@@ -339,7 +334,8 @@ class ColorizeController(QObject):
             self.start()  # files added while the last run was going (never after a failure: no retry loop)
 
     # -- export -------------------------------------------------------------------------------------
-    def export(self, rows: Optional[Sequence[int]] = None, out_dir: Optional[str] = None, **options) -> Optional[Worker]:
+    def export(self, rows: Optional[Sequence[int]] = None, out_dir: Optional[str] = None,
+               **options: Any) -> Optional[Worker]:
         """Write finished images (default: all) at their own T into ``out_dir`` (None: next to each input).
 
         ``options`` are runtime.pipeline.ExportOptions fields (format, bit_depth, suffix, ...). No inference runs.
@@ -352,19 +348,20 @@ class ColorizeController(QObject):
         for r in rows:
             it = self.queue.items[r]
             if it.state == DONE:  # a dropped prediction is computed again by the export
-                T = self.T_of(it)
-                jobs.append(ExportJob(r, it.path, it.prediction, T))
+                jobs.append(ExportJob(r, it.path, it.prediction, self.T_of(it), it.source))
         if not jobs:
             self.message.emit("Nothing to export yet: no image has been colorized")
             return None
         opts = ExportOptions(out_dir=Path(out_dir) if out_dir else None, **options)
-        w = Worker(export_predictions, jobs, opts, self.colorizer)
-        w.signals.progress.connect(
-            lambda ev: self.message.emit(f"Exported {int(ev.done)}/{len(jobs)}: {ev.data.get('output') or ev.data.get('reason', '')}"))
-        w.signals.result.connect(self._on_exported)
-        w.signals.error.connect(self._on_worker_error)
-        self.export_runner.start(w)
-        return w
+        done = [0]
+
+        def one(e: Exported) -> None:
+            done[0] += 1
+            self.message.emit(f"Exported {done[0]}/{len(jobs)}: {e.output or e.reason}")
+
+        # key None: a second export never supersedes the first, it runs after it on the export lane
+        return self.tasks.start(None, export_predictions, jobs, opts, self.colorizer, lane=EXPORT, on_yielded=one,
+                                on_returned=self._on_exported, on_error=self._on_worker_error)
 
     def _on_exported(self, results) -> None:
         ok = sum(1 for _, out, _ in results if out is not None)
@@ -416,8 +413,14 @@ class ColorizeController(QObject):
         if n:
             self.set_current(min(n - 1, max(0, (self.current if self.current >= 0 else -1) + delta)))
 
-    def set_T(self, T: float, exact: bool = False) -> None:
+    def drag_T(self, T: float) -> None:  # noqa: N802
+        """A T while the slider is dragged: coalesced, so only the newest T is decoded once the event loop is
+        free (a fast drag never queues stale renders); the fast preview only."""
+        self.tasks.later(DRAG, lambda: self.set_T(T, exact=False))
+
+    def set_T(self, T: float, exact: bool = False) -> None:  # noqa: N802
         """A new T for the current image: re-decode the cached logits (no inference)."""
+        self.tasks.drop(DRAG)  # a drag's pending T is older than this one
         T = float(min(T_MAX, max(T_MIN, T)))
         it = self.current_item
         changed = it is not None and it.T != T
@@ -438,8 +441,9 @@ class ColorizeController(QObject):
 
     def render(self, exact: bool = False) -> None:
         """Show the current image at the current T: the fast preview now; with ``exact`` the exact preview follows
-        from a worker (it replaces the fast one only if the image and T are still the same)."""
-        self._render_gen += 1
+        from a worker (it replaces the fast one only if the image and T are still the same: any newer render
+        supersedes it)."""
+        self.tasks.discard(EXACT)
         fast = self.preview(False)
         self.preview_changed.emit(fast)
         self.distribution_changed.emit(self.distribution_info())
@@ -448,17 +452,14 @@ class ColorizeController(QObject):
 
     @property
     def exact_pending(self) -> bool:
-        return self.render_runner.busy
+        return self.tasks.lane_busy(RENDER)
 
     def _start_exact(self) -> None:
-        gen = self._render_gen
-        self.render_runner.cancel_all()  # an older exact render is no longer wanted
-        w = Worker(render_exact, self.prediction, self.T, self.preview_max_pixels)
-        w.signals.result.connect(lambda rgb, g=gen: self._on_exact(g, rgb))
-        self.render_runner.start(w)
+        self.tasks.start(EXACT, render_exact, self.prediction, self.T, self.preview_max_pixels, lane=RENDER,
+                         on_returned=self._on_exact)
 
-    def _on_exact(self, gen: int, rgb) -> None:
-        if gen == self._render_gen and rgb is not None:
+    def _on_exact(self, rgb: Optional[np.ndarray]) -> None:
+        if rgb is not None:
             self.preview_changed.emit(rgb)
 
     # -- per-pixel distribution -------------------------------------------------------------------

@@ -1,27 +1,36 @@
-"""All of the GUI's threading lives here.
+"""All of the GUI's threading lives here; the jobs themselves live in ``runtime.jobs`` and ``training.jobs``.
 
-A :class:`Worker` runs a plain Python function ``fn(progress, cancel, *args)`` on a thread of a
-:class:`TaskRunner`'s pool. The function sees only the core :class:`~polychrome.core.progress.Progress` and
-:class:`~polychrome.core.progress.CancelToken`; the worker adapts them to Qt signals, which are delivered on the UI
-thread (queued connections). Results cross threads as plain Python objects and numpy arrays — never Qt images.
+A :class:`Worker` runs a plain function ``fn(progress, cancel, *args)`` on a thread of a :class:`TaskRunner`'s
+pool. The function sees only the core :class:`~polychrome.core.progress.Progress` and
+:class:`~polychrome.core.progress.CancelToken`; the worker adapts them to Qt signals, delivered on the UI thread.
+A function that is a generator reports partial results: each value it yields arrives as ``yielded``, what it
+returns as ``returned`` (superqt's ``thread_worker`` model). Results cross threads as plain Python objects and
+numpy arrays — never Qt images.
+
+:class:`Tasks` is the one way controllers start work: the latest task per key wins. Starting a task under a key
+cancels the previous task with that key *and disconnects it*, so nothing of a superseded task reaches the UI
+(Orange3's ``ConcurrentMixin``); :meth:`Tasks.later` coalesces UI-thread calls the same way (only the latest
+call per key runs, after a delay).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-import threading
 import traceback
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Hashable, Optional, Set, Tuple
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
-from ..core import imageio, merge
-from ..core.errors import ImageReadError, ImageWriteError, PolychromeError
+from ..core.errors import PolychromeError
 from ..core.progress import Cancelled, CancelToken, Progress, ProgressEvent
 
 log = logging.getLogger(__name__)
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line message of a job's unexpected error."""
+    return str(exc) if isinstance(exc, PolychromeError) else f"{type(exc).__name__}: {exc}"
 
 
 class WorkerSignals(QObject):
@@ -29,10 +38,11 @@ class WorkerSignals(QObject):
 
     started = Signal()
     progress = Signal(object)  # ProgressEvent
-    result = Signal(object)  # whatever fn returned
+    yielded = Signal(object)  # a partial result (each value a generator job yields)
+    returned = Signal(object)  # the job's result
     error = Signal(str, str)  # one-line message, traceback text
     cancelled = Signal()
-    finished = Signal()  # always last, after result / error / cancelled
+    finished = Signal()  # always last, after returned / error / cancelled
 
 
 class Worker(QRunnable):
@@ -47,28 +57,42 @@ class Worker(QRunnable):
         self.cancel_token = CancelToken()
         self.signals = WorkerSignals()
         self.done = False
+        self.discarded = False  # superseded or discarded by Tasks: its signals reach no handler any more
+        self.tag: Any = None  # what the task is about (free for its owner)
 
     def cancel(self) -> None:
         self.cancel_token.cancel()
 
-    def _on_progress(self, event: ProgressEvent) -> None:
-        self.signals.progress.emit(event)
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_token.cancelled
 
     def run(self) -> None:  # on the pool thread
-        progress = Progress(callback=self._on_progress, cancel=self.cancel_token)
+        progress = Progress(callback=self.signals.progress.emit, cancel=self.cancel_token)
         self.signals.started.emit()
         try:
             progress.check()
             res = self.fn(progress, self.cancel_token, *self.args, **self.kwargs)
+            if inspect.isgenerator(res):
+                gen, res = res, None
+                try:
+                    while True:
+                        try:
+                            item = next(gen)
+                        except StopIteration as stop:
+                            res = stop.value
+                            break
+                        self.signals.yielded.emit(item)
+                finally:
+                    gen.close()
         except Cancelled:
             self.signals.cancelled.emit()
         except BaseException as exc:  # noqa: BLE001 - reported to the UI, never lost
-            msg = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PolychromeError) else str(exc)
-            tb = traceback.format_exc()
+            msg, tb = error_message(exc), traceback.format_exc()
             log.error("worker failed: %s\n%s", msg, tb)
             self.signals.error.emit(msg, tb)
         else:
-            self.signals.result.emit(res)
+            self.signals.returned.emit(res)
         finally:
             self.done = True
             self.signals.finished.emit()
@@ -120,475 +144,166 @@ class TaskRunner(QObject):
         return ok
 
 
-# -- the colorize queue ---------------------------------------------------------------------------
-
-@dataclass
-class QueueJob:
-    row: int
-    path: Path
+_HANDLERS = (("progress", "on_progress"), ("yielded", "on_yielded"), ("returned", "on_returned"),
+             ("error", "on_error"), ("cancelled", "on_cancelled"), ("finished", "on_finished"))
 
 
-def describe_error(exc: BaseException) -> str:
-    """A one-line, user-facing reason for a per-file failure."""
-    if isinstance(exc, (ImageReadError, ImageWriteError)):
-        return exc.reason
-    if isinstance(exc, PolychromeError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "not enough memory for this image"
-    return f"unexpected error: {type(exc).__name__}: {exc}"
+def _relay(worker: Worker, handler: Callable[..., Any]) -> Callable[..., Any]:
+    def relay(*args: Any) -> None:
+        if not worker.discarded:
+            handler(*args)
+
+    return relay
 
 
-def colorize_queue(
-    progress: Progress,
-    cancel: CancelToken,
-    colorizer,
-    jobs: Sequence[QueueJob],
-    max_pixels: Optional[int] = imageio.DEFAULT_MAX_PIXELS,
-) -> List[Tuple[int, str]]:
-    """Colorize files one by one with ``colorizer.predict``; reports each file through ``progress``.
+class Tasks(QObject):
+    """Latest task per key wins.
 
-    For every job ``progress`` reports ``data={"row", "state": "running"}`` first, then ``state`` "done" (with
-    ``prediction``) or "error" (with ``reason``). A per-file failure never stops the queue; cancelling does, between
-    files and inside ``predict`` (``progress.check()``). Returns ``[(row, state)]`` of the jobs that finished.
-    """
-    progress.set_total(len(jobs))
-    finished: List[Tuple[int, str]] = []
-    for job in jobs:
-        progress.check()
-        progress.report(str(job.path), row=job.row, state="running")
-        try:
-            image = imageio.read_image(job.path, max_pixels=max_pixels)
-            progress.check()
-            pred = colorizer.predict(image.pixels, progress=progress, name=str(job.path))
-        except Cancelled:
-            progress.report(str(job.path), row=job.row, state="queued", reason="cancelled")
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the queue
-            reason = describe_error(exc)
-            finished.append((job.row, "error"))
-            progress.step(1, str(job.path), row=job.row, state="error", reason=reason)
-            continue
-        finished.append((job.row, "done"))
-        progress.step(1, str(job.path), row=job.row, state="done", prediction=pred)
-    return finished
+    ``start(key, fn, *args, on_returned=..., on_yielded=..., ...)`` runs ``fn`` on a worker and delivers its
+    signals to the handlers — until another task is started under the same key, or :meth:`discard` is called:
+    then the old task is cancelled and its handlers are disconnected, so none of its results, partial results,
+    progress or errors reach the UI any more. ``key=None`` starts a task nobody supersedes. :meth:`cancel` only
+    asks a task to stop (its ``on_cancelled`` / ``on_finished`` still arrive).
 
-
-def prepare_live_preview(progress: Progress, cancel: CancelToken) -> None:
-    """Build the live preview's colour table (once per process, well under a second) before the first slider
-    move or first preview needs it, so the UI thread never waits for it."""
-    progress.check()
-    merge.preview_table()
-
-
-def render_exact(progress: Progress, cancel: CancelToken, prediction, T: float, max_pixels: Optional[int] = None):
-    """The exact (gamut-mapped, bicubic) preview of a cached prediction at T — decoding only, no inference."""
-    progress.check()
-    kw = {"max_pixels": max_pixels} if max_pixels else {}
-    rgb = prediction.preview(T, exact=True, **kw)
-    progress.check()
-    return rgb
-
-
-@dataclass
-class ExportJob:
-    row: int
-    path: Path  # the source image
-    prediction: Any  # its cached runtime.colorizer.Prediction, or None: computed again
-    T: float
-
-
-def export_predictions(
-    progress: Progress, cancel: CancelToken, jobs: Sequence[ExportJob], opts, colorizer=None
-) -> List[Tuple[int, Optional[Path], str]]:
-    """Write each cached prediction at its own T with the export options of runtime.pipeline — no inference,
-    except for a job whose prediction was dropped (``prediction`` None), which ``colorizer`` computes again.
-
-    The source is read again for its metadata (format, bit depth, EXIF, ICC). Reports ``row`` with ``output`` or
-    ``reason`` per file; returns ``[(row, output or None, reason)]``.
-    """
-    import numpy as np
-
-    from ..runtime import pipeline
-
-    progress.set_total(len(jobs))
-    out: List[Tuple[int, Optional[Path], str]] = []
-    for job in jobs:
-        progress.check()
-        try:
-            image = imageio.read_image(job.path, max_pixels=opts.max_pixels)
-            target, fmt = pipeline.output_path(job.path, image.format, opts)
-            bits = pipeline.target_bits(image, opts, fmt)
-            pred = job.prediction
-            if pred is None:
-                if colorizer is None:
-                    raise RuntimeError("no cached result and no model to compute it")
-                pred = colorizer.predict(image.pixels, progress=progress, name=str(job.path))
-            rgb = pred.render(job.T, out_dtype=np.uint16 if bits == 16 else np.uint8, method=opts.upsample,
-                                        max_side=opts.max_side, gamut_map=opts.gamut != "clip")
-            progress.check()
-            if not opts.overwrite:
-                target = imageio.unique_path(target)
-            written = imageio.write_image(target, rgb, format=fmt, bit_depth=bits, quality=opts.quality,
-                                          exif=image.exif, icc=pipeline.output_icc(image), overwrite=opts.overwrite,
-                                          protect=(job.path,))
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the export
-            reason = describe_error(exc)
-            out.append((job.row, None, reason))
-            progress.step(1, str(job.path), row=job.row, reason=reason)
-            continue
-        out.append((job.row, written, ""))
-        progress.step(1, str(job.path), row=job.row, output=str(written))
-    return out
-
-
-# -- comparison metrics ------------------------------------------------------------------------------
-
-def sweep_temperatures(
-    progress: Progress, cancel: CancelToken, measure: Callable[[float], Any], temperatures: Sequence[float]
-) -> List[Tuple[float, Any]]:
-    """Call ``measure(T)`` for every T in turn (decoding and metrics only, no inference).
-
-    ``measure`` is a plain function of T that only reads its inputs (e.g. ``gui.compare.CompareData.measure``).
-    Each value is reported as soon as it is ready (``data={"T", "value"}``), so a plot can fill in while the sweep
-    goes on; cancelling stops between two temperatures. Returns ``[(T, value)]`` in the order given.
-    """
-    progress.set_total(len(temperatures))
-    out: List[Tuple[float, Any]] = []
-    for T in temperatures:
-        progress.check()
-        value = measure(float(T))
-        out.append((float(T), value))
-        progress.step(1, f"T = {float(T):.3g}", T=float(T), value=value)
-    return out
-
-
-# -- blind A/B ---------------------------------------------------------------------------------------
-
-@dataclass
-class ABSide:
-    """One contender of a blind A/B session, as the preparing worker sees it."""
-
-    name: str  # "A" or "B"
-    key: Hashable  # the model's identity: sides with the same key share one prediction per image
-    colorizer: Any  # the runtime.colorizer.Colorizer that computes a prediction no cache holds
-    T: float
-
-
-@dataclass
-class ABJob:
-    trial: int  # the trial's position in the session
-    path: Path
-    cached: Dict[Hashable, Any]  # model key -> this image's cached Prediction (no inference for that model)
-
-
-def _private_prediction(prediction):
-    """A Prediction sharing ``prediction``'s image and logits but with preview caches of its own, so rendering it
-    here never races with the UI thread rendering the original (its caches are rebuilt on a size change)."""
-    import numpy as np
-
-    from ..runtime.colorizer import Prediction
-
-    logits = np.moveaxis(prediction.decoder.z, -1, 0)  # (Q, h, w); shifted by the max, which softmax ignores
-    return Prediction(prediction.pixels, prediction.L, logits, prediction.manifest)
-
-
-def ab_prepare(
-    progress: Progress,
-    cancel: CancelToken,
-    jobs: Sequence[ABJob],
-    sides: Sequence[ABSide],
-    preview_pixels: int,
-    max_pixels: Optional[int] = imageio.DEFAULT_MAX_PIXELS,
-) -> List[Tuple[int, str]]:
-    """Render every contender's exact preview of each image, job by job (the session's trial order).
-
-    A model with a cached prediction of the image is only decoded (no inference); any other model runs once per
-    image (two sides of one model share it), and its prediction is dropped as soon as the previews exist. Reports
-    per image ``data={"trial", "images": {side name: uint8 RGB}}`` or, for a file that fails, ``{"trial",
-    "reason"}``; one bad image never stops the others, cancelling does. Returns ``[(trial, reason or "")]``.
-    """
-    progress.set_total(len(jobs))
-    out: List[Tuple[int, str]] = []
-    for job in jobs:
-        progress.check()
-        try:
-            image = None
-            predictions: Dict[Hashable, Any] = {}
-            images: Dict[str, Any] = {}
-            for side in sides:
-                pred = predictions.get(side.key)
-                if pred is None:
-                    cached = job.cached.get(side.key)
-                    if cached is not None:
-                        pred = _private_prediction(cached)
-                    else:
-                        if image is None:
-                            image = imageio.read_image(job.path, max_pixels=max_pixels)
-                            progress.check()
-                        pred = side.colorizer.predict(image.pixels, progress=progress, name=str(job.path))
-                    predictions[side.key] = pred
-                images[side.name] = pred.preview(side.T, max_pixels=preview_pixels, exact=True)
-                progress.check()
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the session
-            reason = describe_error(exc)
-            out.append((job.trial, reason))
-            progress.step(1, str(job.path), trial=job.trial, reason=reason)
-            continue
-        out.append((job.trial, ""))
-        progress.step(1, str(job.path), trial=job.trial, images=images)
-    return out
-
-
-# -- the training wizard -------------------------------------------------------------------------------
-# Plain functions around the training core (polychrome.training, imported inside each function so the app
-# starts without PyTorch) and the pause gate the training loop's step hook waits on.
-
-
-class PauseGate:
-    """Pauses a training worker at its next step boundary (the Trainer's ``step_hook``) until resumed.
-
-    ``pause()`` / ``resume()`` may be called from any thread. While paused, :meth:`wait` blocks the worker, waking
-    up to return as soon as the job is cancelled (the training loop then raises ``Cancelled`` and checkpoints).
+    Threads: with ``lanes`` (the default) every lane gets a pool of one thread, and a task runs on the lane named
+    by ``lane=`` (default: its key), so tasks of different keys run side by side while a superseded task's
+    successor waits for its thread; without ``lanes`` every task shares one pool of ``threads`` threads.
     """
 
-    def __init__(self, poll_s: float = 0.05) -> None:
-        self._running = threading.Event()
-        self._running.set()
-        self.poll_s = poll_s
+    def __init__(self, parent: Optional[QObject] = None, lanes: bool = True, threads: int = 1) -> None:
+        super().__init__(parent)
+        self._lanes = lanes
+        self._runners: Dict[Hashable, TaskRunner] = {}
+        self._shared = None if lanes else TaskRunner(threads, self)
+        self._current: Dict[Hashable, Tuple[Worker, list]] = {}
+        self._timers: Dict[Hashable, QTimer] = {}
+        self._later: Dict[Hashable, Callable[[], Any]] = {}
 
-    def pause(self) -> None:
-        self._running.clear()
+    # -- threads ----------------------------------------------------------------------------------
+    def runner(self, lane: Hashable = None) -> TaskRunner:
+        """The TaskRunner of a lane (created on first use), or the shared one without lanes."""
+        if self._shared is not None:
+            return self._shared
+        r = self._runners.get(lane)
+        if r is None:
+            r = self._runners[lane] = TaskRunner(1, self)
+        return r
 
-    def resume(self) -> None:
-        self._running.set()
+    def _all_runners(self) -> list:
+        return [self._shared] if self._shared is not None else list(self._runners.values())
+
+    # -- tasks ------------------------------------------------------------------------------------
+    def start(self, key: Hashable, fn: Callable[..., Any], *args: Any, lane: Hashable = None, tag: Any = None,
+              on_progress: Optional[Callable[[ProgressEvent], Any]] = None,
+              on_yielded: Optional[Callable[[Any], Any]] = None,
+              on_returned: Optional[Callable[[Any], Any]] = None,
+              on_error: Optional[Callable[[str, str], Any]] = None,
+              on_cancelled: Optional[Callable[[], Any]] = None,
+              on_finished: Optional[Callable[[], Any]] = None, **kwargs: Any) -> Worker:
+        """Run ``fn(progress, cancel, *args, **kwargs)`` as the task of ``key``, superseding the previous one."""
+        if key is not None:
+            self.discard(key)
+        worker = Worker(fn, *args, **kwargs)
+        worker.tag = tag
+        if key is not None:  # first, so a task's own on_finished already sees it gone
+            self._current[key] = (worker, [])
+            worker.signals.finished.connect(lambda k=key, w=worker: self._forget(k, w))
+        handlers = dict(on_progress=on_progress, on_yielded=on_yielded, on_returned=on_returned, on_error=on_error,
+                        on_cancelled=on_cancelled, on_finished=on_finished)
+        connections = []
+        for signal_name, handler_name in _HANDLERS:
+            handler = handlers[handler_name]
+            if handler is not None:
+                signal = getattr(worker.signals, signal_name)
+                relay = _relay(worker, handler)
+                signal.connect(relay)
+                connections.append((signal, relay))
+        if key is not None:
+            self._current[key] = (worker, connections)
+        self.runner(key if lane is None else lane).start(worker)
+        return worker
+
+    def _forget(self, key: Hashable, worker: Worker) -> None:
+        cur = self._current.get(key)
+        if cur is not None and cur[0] is worker:
+            del self._current[key]
+
+    def current(self, key: Hashable) -> Optional[Worker]:
+        """The live task of ``key`` (started and not finished, not superseded), or None."""
+        cur = self._current.get(key)
+        return cur[0] if cur is not None else None
+
+    def running(self, key: Hashable) -> bool:
+        return key in self._current
+
+    def keys(self) -> list:
+        return list(self._current)
+
+    def cancel(self, key: Hashable) -> None:
+        """Ask the task of ``key`` to stop; it still reports how it ended (cancelled, or done after all)."""
+        w = self.current(key)
+        if w is not None:
+            w.cancel()
+
+    def discard(self, key: Hashable) -> None:
+        """Cancel the task of ``key`` and disconnect it: nothing of it reaches its handlers any more."""
+        cur = self._current.pop(key, None)
+        if cur is None:
+            return
+        worker, connections = cur
+        worker.discarded = True  # also stops what Qt had already queued for delivery
+        worker.cancel()
+        for signal, handler in connections:
+            try:
+                signal.disconnect(handler)
+            except (RuntimeError, TypeError):
+                pass
+
+    # -- coalesced UI-thread calls ------------------------------------------------------------------
+    def later(self, key: Hashable, call: Callable[[], Any], delay_ms: int = 0) -> None:
+        """Call ``call()`` on the UI thread after ``delay_ms``; a newer call under ``key`` replaces it and
+        restarts the delay (a drag's stream of values ends in one call with the newest)."""
+        timer = self._timers.get(key)
+        if timer is None:
+            timer = self._timers[key] = QTimer(self)
+            timer.setSingleShot(True)
+            timer.timeout.connect(lambda k=key: self._fire(k))
+        self._later[key] = call
+        timer.setInterval(int(delay_ms))
+        timer.start()
+
+    def _fire(self, key: Hashable) -> None:
+        call = self._later.pop(key, None)
+        if call is not None:
+            call()
+
+    def pending(self, key: Hashable) -> bool:
+        """Whether a :meth:`later` call of ``key`` is waiting."""
+        return key in self._later
+
+    def drop(self, key: Hashable) -> None:
+        """Forget the waiting :meth:`later` call of ``key``."""
+        self._later.pop(key, None)
+        timer = self._timers.get(key)
+        if timer is not None:
+            timer.stop()
+
+    # -- all of them ------------------------------------------------------------------------------
+    def lane_busy(self, lane: Hashable) -> bool:
+        return self.runner(lane).busy
 
     @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
+    def busy(self) -> bool:
+        """True while any call waits or any worker has not delivered its ``finished`` yet."""
+        return bool(self._later) or any(r.busy for r in self._all_runners())
 
-    def wait(self, progress: Progress) -> None:
-        """Block while paused (reporting ``phase="paused"`` then ``"resumed"``); return at once if not paused."""
-        if self._running.is_set():
-            return
-        progress.report("paused", phase="paused")
-        while not self._running.wait(self.poll_s):
-            if progress.cancelled:
-                return
-        progress.report("resumed", phase="resumed")
-
-
-@dataclass
-class DataScan:
-    """The result of :func:`scan_training_data`: the core's ScanReport and a few thumbnails of usable photos."""
-
-    report: Any  # polychrome.training.data.ScanReport
-    thumbnails: List[Tuple[str, Any]]  # (file name, uint8 RGB array)
-
-
-def _thumbnail(path: str, side: int):
-    import cv2
-    import numpy as np
-
-    from ..training.data import read_pixels
-
-    px = read_pixels(path)
-    if px.dtype == np.uint16:
-        px = (px // 257).astype(np.uint8)
-    if px.ndim == 2:
-        px = np.repeat(px[..., None], 3, axis=2)
-    h, w = px.shape[:2]
-    s = side / max(h, w)
-    if s < 1:
-        px = cv2.resize(px, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(px)
-
-
-def scan_training_data(
-    progress: Progress, cancel: CancelToken, folders: Sequence[str], min_side: int, n_thumbnails: int = 12,
-    thumbnail_side: int = 112,
-) -> DataScan:
-    """Scan the photo folders with the training core (:func:`polychrome.training.data.scan_folders`: usable,
-    near-gray, too small, unreadable with reasons), then read thumbnails of ``n_thumbnails`` usable photos spread
-    evenly over the collection. Progress: one step per file (``phase="scan"``), then per thumbnail."""
-    from ..training.data import scan_folders
-
-    report = scan_folders(list(folders), min_side=min_side, progress=progress)
-    usable = report.usable
-    thumbs: List[Tuple[str, Any]] = []
-    if usable and n_thumbnails > 0:
-        k = min(len(usable), n_thumbnails)
-        picks = sorted({round(i * (len(usable) - 1) / max(1, k - 1)) for i in range(k)})
-        for i in picks:
-            progress.check()
-            rec = usable[i]
-            try:
-                thumbs.append((Path(rec.path).name, _thumbnail(rec.path, thumbnail_side)))
-            except Exception as exc:  # noqa: BLE001 - a thumbnail is decoration; the scan result stands
-                log.info("no thumbnail for %s: %s", rec.path, exc)
-            progress.report(f"thumbnail {rec.rel}", phase="thumbnails")
-    return DataScan(report, thumbs)
-
-
-def compute_color_statistics(
-    progress: Progress, cancel: CancelToken, config, records: Sequence[Any], base_model: Optional[str] = None
-):
-    """The bin table and priors a run would use (:func:`polychrome.training.loop.color_statistics`), with the
-    photos' own prior always sampled so it can be shown. ``base_model``: the .onnx a fine-tune starts from."""
-    from ..training.export import load_base_model
-    from ..training.loop import color_statistics
-
-    base = load_base_model(base_model) if base_model else None
-    progress.check()
-    return color_statistics(config, records, base, progress, always_sample=True)
-
-
-def estimate_training_time(progress: Progress, cancel: CancelToken, config, report=None, colors=None,
-                           n_batches: int = 3):
-    """Time a few real training steps of the configured run (:func:`polychrome.training.loop.estimate_epoch_time`)."""
-    from ..training.loop import estimate_epoch_time
-
-    return estimate_epoch_time(config, n_batches=n_batches, progress=progress, report=report, colors=colors)
-
-
-def train_model(
-    progress: Progress,
-    cancel: CancelToken,
-    config,
-    gate: Optional[PauseGate] = None,
-    report=None,
-    colors=None,
-    resume_from: Optional[str] = None,
-):
-    """Run :meth:`polychrome.training.loop.Trainer.fit` (or ``resume`` from a checkpoint) exactly as
-    ``polychrome train`` does, with ``gate`` pausing it between steps. Cancelling stops after the current step
-    and writes a checkpoint (the core's guarantee); no model file is written then. Returns the TrainResult."""
-    from ..training.loop import Trainer
-
-    hook = (lambda _trainer: gate.wait(progress)) if gate is not None else None
-    trainer = Trainer(config, progress, step_hook=hook)
-    if resume_from:
-        return trainer.resume(resume_from)
-    if report is not None:
-        trainer.use_scan(report)
-    if colors is not None:
-        trainer.use_color_statistics(colors)
-    return trainer.fit()
-
-
-def evaluate_models(
-    progress: Progress,
-    cancel: CancelToken,
-    models: Sequence[Tuple[str, str]],
-    files: Sequence[str],
-    temperatures: Sequence[float],
-    n_samples: int = 4,
-    sample_side: int = 160,
-) -> Dict[str, Any]:
-    """Score each model (label, .onnx path) on the colour photos ``files`` side by side at each T with
-    :func:`polychrome.runtime.pipeline.evaluate_image` (photo → gray with its own L* → colorize → metrics), plus
-    the gray input as the baseline.
-
-    Returns ``{"temperatures", "n", "models": {label: {T: mean metrics}}, "gray": mean metrics, "errors":
-    [(file, reason)], "samples": [{"name", "gray", "truth", label: uint8 RGB at the model's default T}]}``.
-    Reports one step per photo and model.
-    """
-    import numpy as np
-
-    from ..core.color import rgb_to_gray
-    from ..runtime.colorizer import Colorizer
-    from ..runtime.pipeline import EvalRow, evaluate_image, summarize
-
-    temps = [float(t) for t in temperatures]
-    colorizers = [(label, Colorizer(path)) for label, path in models]
-    rows: Dict[str, List[Any]] = {label: [] for label, _ in models}
-    gray_rows: List[Any] = []
-    errors: List[Tuple[str, str]] = []
-    samples: List[Dict[str, Any]] = []
-    progress.set_total(len(files) * max(1, len(colorizers)))
-    for f in files:
-        progress.check()
-        try:
-            image = imageio.read_image(f)
-            if image.is_gray:
-                raise PolychromeError("a grayscale photo cannot be scored")
-            rgb = image.pixels
-            sample: Optional[Dict[str, Any]] = None
-            if len(samples) < n_samples:
-                h, w = rgb.shape[:2]
-                s = min(1.0, sample_side / max(h, w))
-                size = (max(1, round(w * s)), max(1, round(h * s)))
-                import cv2
-
-                small = rgb if s >= 1 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-                if small.dtype == np.uint16:
-                    small = (small // 257).astype(np.uint8)
-                g = rgb_to_gray(small)
-                sample = {"name": Path(f).name, "truth": small, "gray": np.dstack([g] * 3)}
-            for label, col in colorizers:
-                per_T, base = evaluate_image(col, rgb, temps)
-                rows[label] += [EvalRow(Path(f), T, m) for T, m in per_T.items()]
-                if label == colorizers[0][0]:
-                    gray_rows.append(EvalRow(Path(f), 0.0, {**base, "baseline": 1.0}))
-                if sample is not None:
-                    pred = col.predict(rgb_to_gray(sample["truth"]))
-                    sample[label] = pred.render(col.default_T, out_dtype=np.uint8)
-                progress.step(1, f"{label}: {Path(f).name}", phase="evaluate")
-            if sample is not None:
-                samples.append(sample)
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad photo never stops the evaluation
-            errors.append((str(f), describe_error(exc)))
-            progress.step(len(colorizers), f"{Path(f).name}: {describe_error(exc)}", phase="evaluate")
-    out_models: Dict[str, Dict[float, Dict[str, float]]] = {}
-    for label, _ in models:
-        out_models[label] = {d["T"]: {k: v for k, v in d.items() if k not in ("T", "n")} for d in summarize(rows[label])}
-    gray = summarize(gray_rows)
-    return {
-        "temperatures": temps,
-        "n": len(files) - len(errors),
-        "models": out_models,
-        "gray": {k: v for k, v in gray[0].items() if k not in ("T", "n")} if gray else {},
-        "errors": errors,
-        "samples": samples,
-    }
-
-
-def publish_trained_model(
-    progress: Progress, cancel: CancelToken, src: str, name: str, card: str, overwrite: bool = False,
-    training_updates: Optional[Dict[str, Any]] = None, **fields: str,
-) -> Path:
-    """Install a trained model under its final name with its card
-    (:func:`polychrome.training.publish.publish_model`); returns the installed path."""
-    from ..training.publish import publish_model
-
-    progress.check()
-    progress.report(f"installing {name}", phase="publish")
-    return publish_model(src, name, card, overwrite=overwrite, training_updates=training_updates, **fields)
-
-
-def find_interrupted_runs(progress: Progress, cancel: CancelToken, root: str):
-    """Interrupted runs under ``root`` (:func:`polychrome.training.loop.find_checkpoints`), newest first."""
-    from ..training.loop import find_checkpoints
-
-    return find_checkpoints(root)
-
-
-# -- plain computations ------------------------------------------------------------------------------
-
-def call_function(progress: Progress, cancel: CancelToken, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run a plain computation ``fn(*args)`` off the UI thread and return its result.
-
-    ``fn`` has no progress of its own, so it cannot stop midway; a worker cancelled before it starts never calls it,
-    and one cancelled while it runs reports ``cancelled`` instead of the result. For preparations that take a
-    fraction of a second (e.g. resizing a large image for ``gui.compare.CompareData``).
-    """
-    progress.check()
-    out = fn(*args)
-    progress.check()
-    return out
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Drop waiting calls, cancel and disconnect every task, and join the threads (the window is closing)."""
+        for key in list(self._later):
+            self.drop(key)
+        for key in list(self._current):
+            self.discard(key)
+        ok = True
+        for r in self._all_runners():
+            ok = r.shutdown(timeout_ms) and ok
+        return ok

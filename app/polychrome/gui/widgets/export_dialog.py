@@ -353,8 +353,8 @@ class ExportSummaryDialog(QDialog):
     def track(self, worker) -> None:
         """Follow a running export worker (progress per file, then the results, a cancellation or an error)."""
         self._worker = worker
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.result.connect(self.show_results)
+        worker.signals.yielded.connect(self._on_exported)
+        worker.signals.returned.connect(self.show_results)
         worker.signals.cancelled.connect(self._on_cancelled)
         worker.signals.error.connect(lambda msg, _tb: self._end(f"The export stopped: {msg}"))
 
@@ -365,15 +365,11 @@ class ExportSummaryDialog(QDialog):
         else:
             self.reject()
 
-    def _on_progress(self, ev) -> None:
-        d = ev.data
-        if "row" not in d:
-            return
-        self.bar.setValue(int(ev.done))
-        name = self.names.get(d["row"], Path(ev.message).name if ev.message else f"image {d['row'] + 1}")
-        self.names.setdefault(d["row"], name)
-        out = d.get("output")
-        self.results.append((d["row"], Path(out) if out else None, d.get("reason", "")))
+    def _on_exported(self, e) -> None:
+        """One file of the export (a ``runtime.jobs.Exported``): written, or why not."""
+        self.results.append((e.row, Path(e.output) if e.output else None, e.reason))
+        self.bar.setValue(len(self.results))
+        name = self.names.setdefault(e.row, f"image {e.row + 1}")
         self.current_label.setText(name)
 
     def _on_cancelled(self) -> None:

@@ -102,6 +102,13 @@ class TemperatureSlider(QWidget):
         if emit:
             self.committed.emit(float(T))
 
+    def follow(self, T: float) -> None:
+        """Show a T set elsewhere (the controller's); never fed back: no change while the user drags the handle
+        or when the slider already shows this T (so a user's move never comes back as a ``setValue``)."""
+        if self.slider.isSliderDown() or float(T) == self.value():
+            return
+        self.set_value(T)
+
     def set_default(self, T: float) -> None:
         self.default_T = float(T)
         self.slider.mark = T_to_position(T)

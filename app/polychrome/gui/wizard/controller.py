@@ -1,8 +1,8 @@
 """The training wizard's logic: what the user chose, what the background jobs found, and the run's state.
 
 :class:`TrainingWizardController` holds the wizard's state and starts every long job on a worker
-(:mod:`polychrome.gui.workers`: scan, colour statistics, time estimate, training, evaluation, publishing). Those
-jobs call the training core — the same :class:`~polychrome.training.loop.Trainer` that ``polychrome train`` runs —
+(:mod:`polychrome.training.jobs`: scan, colour statistics, time estimate, training, evaluation, publishing, run on
+:mod:`polychrome.gui.workers`; the latest job of each kind wins). Those jobs call the training core — the same :class:`~polychrome.training.loop.Trainer` that ``polychrome train`` runs —
 so nothing here trains, scores or writes models itself. The pages (:mod:`.pages`) only read this object and call
 its methods; they listen to its signals.
 
@@ -22,10 +22,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ...core.progress import ProgressEvent
-from ..workers import (
+from ...training.jobs import (
     PauseGate,
-    TaskRunner,
-    Worker,
     compute_color_statistics,
     estimate_training_time,
     evaluate_models,
@@ -34,6 +32,7 @@ from ..workers import (
     scan_training_data,
     train_model,
 )
+from ..workers import Tasks, Worker
 
 log = logging.getLogger(__name__)
 
@@ -190,9 +189,7 @@ class TrainingWizardController(QObject):
         self.missing: List[str] = list(missing)
         self.settings = WizardSettings()
         self.config_overrides: Dict[str, Any] = dict(config_overrides or {})
-        self.runner = TaskRunner(1, self)
-        self._jobs: Dict[str, Worker] = {}
-        self._gen: Dict[str, int] = {}
+        self.tasks = Tasks(self, lanes=False, threads=1)  # one thread: the jobs run one after the other
         self._checkpoint_root = Path(checkpoint_root) if checkpoint_root else None
         self.base_model: Optional[Path] = None
         self._base_manifest = None
@@ -250,83 +247,57 @@ class TrainingWizardController(QObject):
         return self._checkpoint_root
 
     @property
+    def runner(self):
+        """The TaskRunner (thread) every job runs on."""
+        return self.tasks.runner()
+
+    @property
     def busy(self) -> bool:
-        return bool(self._jobs)
+        return bool(self.tasks.keys())
 
     @property
     def job_kind(self) -> Optional[str]:
-        return next(iter(self._jobs), None)
+        return next(iter(self.tasks.keys()), None)
 
     def is_running(self, kind: str) -> bool:
-        return kind in self._jobs
+        return self.tasks.running(kind)
 
     def _start(self, kind: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None],
                on_progress: Optional[Callable[[ProgressEvent], None]] = None,
                on_cancelled: Optional[Callable[[], None]] = None,
                on_error: Optional[Callable[[str, str], None]] = None, **kwargs: Any) -> Worker:
-        """Run ``fn`` on the wizard's worker thread; results of a superseded job of the same kind are ignored."""
-        old = self._jobs.get(kind)
-        if old is not None:
-            old.cancel()
-        gen = self._gen.get(kind, 0) + 1
-        self._gen[kind] = gen
-        w = Worker(fn, *args, **kwargs)
-        current = lambda: self._gen.get(kind) == gen  # noqa: E731
+        """Run ``fn`` on the wizard's worker thread as the job of ``kind``; a job of the same kind still running is
+        superseded (cancelled, and nothing of it arrives any more)."""
 
         def progress(ev: ProgressEvent) -> None:
-            if current():
-                self.job_progress.emit(kind, ev)
-                if on_progress is not None:
-                    on_progress(ev)
-
-        def result(value: Any) -> None:
-            if current():
-                on_result(value)
+            self.job_progress.emit(kind, ev)
+            if on_progress is not None:
+                on_progress(ev)
 
         def error(msg: str, tb: str) -> None:
-            if not current():
-                return
             if on_error is not None:
                 on_error(msg, tb)
             self.failed.emit(f"{kind}: {msg}", tb)
 
-        def cancelled() -> None:
-            if current() and on_cancelled is not None:
-                on_cancelled()
-
-        def finished() -> None:
-            if self._jobs.get(kind) is w:
-                del self._jobs[kind]
-                self.busy_changed.emit()
-
-        w.signals.progress.connect(progress)
-        w.signals.result.connect(result)
-        w.signals.error.connect(error)
-        w.signals.cancelled.connect(cancelled)
-        w.signals.finished.connect(finished)
-        self._jobs[kind] = w
-        self.runner.start(w)
+        w = self.tasks.start(kind, fn, *args, on_progress=progress, on_returned=on_result, on_error=error,
+                             on_cancelled=on_cancelled, on_finished=self.busy_changed.emit, **kwargs)
         self.busy_changed.emit()
         return w
 
     def cancel_job(self, kind: str) -> None:
-        w = self._jobs.get(kind)
-        if w is not None:
-            w.cancel()
+        self.tasks.cancel(kind)
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel every job (a training run stops after its step and checkpoints) and wait for the thread.
 
         Results still on their way from the cancelled jobs are ignored afterwards; a stopped run can be resumed.
         """
-        training = "train" in self._jobs
+        training = self.tasks.running("train")
+        jobs = self.tasks.keys()
         self.runner.cancel_all()  # first: a paused run wakes up to a cancel, not to one more step
         self.gate.resume()
-        ok = self.runner.shutdown(timeout_ms)
-        if ok and self._jobs:
-            for kind in self._jobs:
-                self._gen[kind] = self._gen.get(kind, 0) + 1
-            self._jobs.clear()
+        ok = self.tasks.shutdown(timeout_ms)  # cancels and disconnects every job, then joins the thread
+        if ok and jobs:
             if training:
                 ck = self.run_dir / "last.pt" if self.run_dir is not None else None
                 if ck is not None and ck.is_file():
@@ -615,9 +586,8 @@ class TrainingWizardController(QObject):
 
     def cancel_training(self) -> None:
         """Stop after the current step; the core writes a checkpoint, from which :meth:`start_training` continues."""
-        w = self._jobs.get("train")
-        if w is not None:
-            w.cancel()
+        if self.tasks.running("train"):
+            self.tasks.cancel("train")
             self.gate.resume()  # a paused worker wakes up and sees the cancel
 
     def _on_train_progress(self, ev: ProgressEvent) -> None:
