@@ -340,8 +340,19 @@ class GlobalContext(nn.Module):
         return y + self.fuse(torch.cat([y, g], dim=1))
 
 
+def pool_hints(hints: torch.Tensor, factor: int) -> torch.Tensor:
+    """[N, 3, H, W] hints (ab / AB_SCALE · mask, mask) -> [N, 3, H/f, W/f]: the mean hint ab of each block
+    (0 where the block has no hint) and the share of the block that is hinted."""
+    if factor == 1:
+        return hints
+    pooled = F.avg_pool2d(hints, factor)
+    density = pooled[:, 2:3]
+    mean_ab = pooled[:, :2] / density.clamp_min(1e-6)
+    return torch.cat([mean_ab * (density > 0).to(hints.dtype), density], dim=1)
+
+
 class HintFusion(nn.Module):
-    """Colour hints (pooled to the logits grid) mixed with the decoder's last features; zero at the start."""
+    """Colour hints pooled to one decoder level (:func:`pool_hints`) mixed with its features; zero at the start."""
 
     def __init__(self, cdec: int) -> None:
         super().__init__()
@@ -363,7 +374,7 @@ class ColorizationNet(nn.Module):
     colour hints as Zhang et al.'s interactive model does (SIGGRAPH 2017): ``hint_ab`` [N, 2, H, W] (a*, b* where
     a hint is given, 0 elsewhere) and ``hint_mask`` [N, 1, H, W] (1 where given). They enter twice: at full
     resolution through a convolution added to the encoder's stem (so the whole encoder can spread a hint over the
-    object it falls on), and pooled to the logits grid through :class:`HintFusion`. Both branches start at zero,
+    object it falls on), and pooled to the decoder's 1/16, 1/8 and logits levels through :class:`HintFusion`. Both branches start at zero,
     so an upgraded pretrained model computes exactly what it did until training teaches it to use hints; with no
     hints (all zeros) the hint branches see only zeros.
     """
@@ -414,6 +425,10 @@ class ColorizationNet(nn.Module):
         if self.hints:
             self.hint_stem = SamePadConv(HINT_CHANNELS, self.encoder._conv_stem.out_channels, 3, stride=2)
             nn.init.zeros_(self.hint_stem.weight)
+            # hints enter the decoder at 1/16, 1/8 and the logits grid: a hint's colour reaches a whole region at
+            # the coarse levels and its exact place at the fine one
+            self.hint_fusion16 = HintFusion(dc[0])
+            self.hint_fusion8 = HintFusion(dc[1])
             self.hint_fusion = HintFusion(dc[2] if self.stride == 4 else dc[3])
         self.up16 = _UpBlock(dc[0], f16, dc[0])
         self.up8 = _UpBlock(dc[0], f8, dc[1])
@@ -479,12 +494,16 @@ class ColorizationNet(nn.Module):
         if self.global_context is not None:
             y = self.global_context(y, f32)
         y = self.up16(y, f16)
+        if hints is not None:
+            y = self.hint_fusion16(y, pool_hints(hints, 16))
         y = self.up8(y, f8)
+        if hints is not None:
+            y = self.hint_fusion8(y, pool_hints(hints, 8))
         y = self.up4(y, f4)
         if self.stride == 2:
             y = self.up2(y, f2)
         if hints is not None:
-            y = self.hint_fusion(y, F.avg_pool2d(hints, self.stride))
+            y = self.hint_fusion(y, pool_hints(hints, self.stride))
         y = self.head(y)
         return y[:, :, : H // self.stride, : W // self.stride]
 
