@@ -1,35 +1,28 @@
-"""tools/evaluate_model.py end to end on a tiny fake validation tree with two small real ONNX models."""
+"""``polychrome model evaluate`` (runtime.evaluation + evaluation_report, cli.model) end to end on a tiny fake
+validation tree with two small real ONNX models."""
 
-import importlib.util
 import json
 import math
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from onnx_models import conv_model, known_ab_model
+from PIL import Image
+from polychrome.cli import model as model_cli
+from polychrome.cli.main import main as cli_main
 from polychrome.core.color import rgb_to_gray
 from polychrome.core.imageio import read_image
 from polychrome.core.metrics import compute_all
+from polychrome.runtime import evaluation, evaluation_report
 from polychrome.runtime.colorizer import Colorizer
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPS = (0.2, 0.38, 0.6, 1.0)
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("evaluate_model", ROOT / "tools" / "evaluate_model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+def evaluate_main(argv):
+    return cli_main(["model", "evaluate", *argv])
 
 
 def _colour_png(path: Path, size, seed: int) -> Path:
@@ -69,7 +62,7 @@ def models(tmp_path, bins):
 def _run(capsys, data_tree, models, out, *extra):
     ours, l2 = models
     argv = ["--model", str(ours), "--compare", f"L2={l2}", "--data", str(data_tree), "--out", str(out), *extra]
-    rc = tool.main(argv)
+    rc = evaluate_main(argv)
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     return captured.out
@@ -166,7 +159,7 @@ def test_contact_sheet_size_and_content(tmp_path, capsys, data_tree, models):
     sheet = read_image(out / "contact_sheet.png").pixels
     # 2 sources x 2 photos = 4 rows; columns gray, ground truth, ours, L2 -> 4 cells of 256 px with 8 px gaps
     assert sheet.shape == (40 + 4 * (22 + 256 + 8), 4 * 256 + 5 * 8, 3)
-    assert tool.sheet_geometry(4, 4) == (256, sheet.shape[1], sheet.shape[0])
+    assert evaluation_report.sheet_geometry(4, 4) == (256, sheet.shape[1], sheet.shape[0])
     assert sheet.shape[1] <= 2400
     assert (sheet[:40] < 128).any()  # column labels are drawn
     def cell(row, col):
@@ -180,12 +173,12 @@ def test_contact_sheet_size_and_content(tmp_path, capsys, data_tree, models):
     gt = read_image(data_tree / "intel" / "img0.png").pixels
     assert gt.shape[:2] == (40, 56)
     gt_cell = cell(0, 1)
-    assert (gt_cell[:30] == tool.SHEET_LETTERBOX).all() and (gt_cell[-30:] == tool.SHEET_LETTERBOX).all()
+    assert (gt_cell[:30] == evaluation_report.SHEET_LETTERBOX).all() and (gt_cell[-30:] == evaluation_report.SHEET_LETTERBOX).all()
     inner = gt_cell[36 + 32: 36 + 151, 32:224].reshape(-1, 3).mean(0)  # image rows 7..33, columns 7..49
     np.testing.assert_allclose(inner, gt[7:33, 7:49].reshape(-1, 3).mean(0), atol=4)
 
     # many compare columns still fit in 2400 px
-    cell_side, width, height = tool.sheet_geometry(10, 12)
+    cell_side, width, height = evaluation_report.sheet_geometry(10, 12)
     assert width <= 2400 and cell_side < 256
 
 
@@ -214,14 +207,35 @@ def test_sweep(tmp_path, capsys, data_tree, models):
 
 
 def test_helpers_and_errors(tmp_path, capsys, models):
-    assert tool.evenly_spaced(range(10), 3) == [1, 5, 8]
-    assert tool.evenly_spaced(range(3), 5) == [0, 1, 2]
-    assert tool.evenly_spaced(range(4), None) == [0, 1, 2, 3]
-    assert tool.parse_compare("L2=a/b.onnx") == ("L2", "a/b.onnx")
+    assert evaluation.evenly_spaced(range(10), 3) == [1, 5, 8]
+    assert evaluation.evenly_spaced(range(3), 5) == [0, 1, 2]
+    assert evaluation.evenly_spaced(range(4), None) == [0, 1, 2, 3]
+    assert model_cli.parse_compare("L2=a/b.onnx") == ("L2", "a/b.onnx")
     with pytest.raises(Exception):
-        tool.parse_compare("no-equals-sign")
-    assert tool.parse_temperatures("0.2, 1") == (0.2, 1.0)
+        model_cli.parse_compare("no-equals-sign")
+    assert model_cli.parse_temperatures("0.2, 1") == (0.2, 1.0)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert tool.main(["--model", str(models[0]), "--data", str(empty), "--out", str(tmp_path / "o")]) == 1
+    assert evaluate_main(["--model", str(models[0]), "--data", str(empty), "--out", str(tmp_path / "o")]) == 1
     assert "no subfolders with images" in capsys.readouterr().err
+
+
+def test_side_by_side_for_the_wizard(data_tree, models):
+    """The wizard's evaluation is the same routine: its means are the means of pipeline.evaluate_image."""
+    from polychrome.runtime.pipeline import evaluate_image
+
+    files = sorted(str(p) for p in (data_tree / "intel").glob("*.png")) + [str(data_tree / "lfw" / "notes.txt")]
+    out = evaluation.evaluate_side_by_side(None, [("new", str(models[0])), ("old", str(models[1]))], files,
+                                           [0.38, 1.0], n_samples=2, sample_side=32)
+    assert out["temperatures"] == [0.38, 1.0] and out["n"] == 3
+    assert [Path(f).name for f, _ in out["errors"]] == ["notes.txt"]
+    assert set(out["models"]) == {"new", "old"} and set(out["models"]["new"]) == {0.38, 1.0}
+    per_photo = [evaluate_image(Colorizer(models[0]), read_image(f).pixels, [0.38]) for f in files[:3]]
+    for key in ("psnr", "colorfulness"):
+        assert out["models"]["new"][0.38][key] == pytest.approx(np.mean([p[0][0.38][key] for p in per_photo]))
+        assert out["gray"][key] == pytest.approx(np.mean([p[1][key] for p in per_photo]), abs=1e-9)
+    assert len(out["samples"]) == 2
+    sample = out["samples"][0]
+    assert set(sample) == {"name", "gray", "truth", "new", "old"}
+    assert max(sample["truth"].shape[:2]) == 32 and sample["new"].dtype == np.uint8
+    assert sample["new"].shape == sample["truth"].shape

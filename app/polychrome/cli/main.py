@@ -1,4 +1,5 @@
-"""The ``polychrome`` command line: colorize, evaluate, models, self-test and train (with the training extra)."""
+"""The ``polychrome`` command line: colorize, evaluate, models, model (evaluate/average/stamp), self-test and train
+(with the training extra)."""
 
 from __future__ import annotations
 
@@ -87,8 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="also write the colorized sample here")
 
     from ..training import cli as train_cli  # the parser only: torch is imported when the command runs
+    from . import model as model_cli
 
     train_cli.add_parser(sub)
+    model_cli.add_parser(sub)
     return p
 
 
@@ -98,7 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
-    if args.command in ("colorize", "evaluate", "self-test"):
+    if args.command in ("colorize", "evaluate", "self-test", "model"):
         from ..runtime.providers import limit_blas_threads
 
         limit_blas_threads()  # onnxruntime and OpenCV bring their own threads; idle BLAS threads would only spin
@@ -113,6 +116,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .selftest import run_self_test
 
             return run_self_test(args)
+        if args.command == "model":
+            from . import model as model_cli
+
+            return model_cli.run(args)
         if args.command == "train":
             from ..training import cli as train_cli
 

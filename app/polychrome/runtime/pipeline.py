@@ -16,11 +16,10 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core import imageio
-from ..core.color import rgb_to_gray
 from ..core.errors import PolychromeError, user_message
-from ..core.metrics import compute_all
 from ..core.progress import Cancelled, Progress, ensure_progress
 from .colorizer import Colorizer
+from .evaluation import GRAY, EvalModel, evaluate, score_photo
 
 FORMAT_EXT = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg"}
 FORMAT_OF_SOURCE = {"PNG": "png", "TIFF": "tiff", "JPEG": "jpeg", "BMP": "png", "WEBP": "png", "MPO": "jpeg"}
@@ -200,17 +199,11 @@ class EvalRow:
 def evaluate_image(
     colorizer: Colorizer, rgb: np.ndarray, temperatures: Sequence[float]
 ) -> Tuple[Dict[float, Dict[str, float]], Dict[str, float]]:
-    """Colour photo → gray (same L*) → colorize once → metrics at each T; plus the gray baseline's metrics."""
-    if rgb.ndim != 3:
-        raise PolychromeError("evaluation needs a colour photo (it is compared against its own colours)")
-    gray = rgb_to_gray(rgb)
-    pred = colorizer.predict(gray)
-    out: Dict[float, Dict[str, float]] = {}
-    for T in temperatures:
-        col = pred.render(T, out_dtype=rgb.dtype)
-        out[float(T)] = compute_all(col, rgb).to_dict()
-    baseline = compute_all(np.dstack([gray] * 3), rgb).to_dict()
-    return out, baseline
+    """Colour photo → gray (same L*) → colorize once → metrics at each T; plus the gray baseline's metrics
+    (:func:`polychrome.runtime.evaluation.score_photo`)."""
+    model = EvalModel("model", colorizer, tuple(float(T) for T in temperatures))
+    score = score_photo([model], rgb)
+    return {float(v.T or 0.0): score.metrics[v.key] for v in model.variants}, score.metrics[GRAY]
 
 
 def evaluate_files(
@@ -220,24 +213,26 @@ def evaluate_files(
     progress: Optional[Progress] = None,
     max_pixels: int = imageio.DEFAULT_MAX_PIXELS,
 ) -> Tuple[List[EvalRow], List[FileResult]]:
-    progress = ensure_progress(progress)
-    progress.set_total(len(files))
-    rows: List[EvalRow] = []
-    errors: List[FileResult] = []
-    for src in files:
-        progress.check()
-        try:
-            image = imageio.read_image(src, max_pixels=max_pixels)
-            if image.is_gray:
-                raise PolychromeError("is a grayscale image; evaluation needs colour photos")
-            per_T, base = evaluate_image(colorizer, image.pixels, temperatures)
-            for T, m in per_T.items():
-                rows.append(EvalRow(Path(src), T, m))
-            rows.append(EvalRow(Path(src), 0.0, {**base, "baseline": 1.0}))
-        except PolychromeError as exc:
-            errors.append(FileResult(Path(src), error=user_message(exc)))
-        progress.step(1, message=str(src))
+    """Score ``colorizer`` on colour photos with :func:`polychrome.runtime.evaluation.evaluate`: per photo a row
+    per T and the gray baseline's row (T 0, ``baseline`` 1); unusable photos become errors."""
+    model = EvalModel("model", colorizer, tuple(float(T) for T in temperatures))
+    ev = evaluate([model], {str(src): [Path(src)] for src in files}, progress=progress, max_pixels=max_pixels)
+    per_photo: Dict[str, List[EvalRow]] = {}
+    baselines: Dict[str, EvalRow] = {}
+    for rec in ev.records:
+        src = rec["source"]
+        metrics = {k: v for k, v in rec.items() if k not in ("source", "file", "variant")}
+        if rec["variant"] == GRAY:
+            baselines[src] = EvalRow(Path(src), 0.0, {**metrics, "baseline": 1.0})
+        else:
+            per_photo.setdefault(src, []).append(EvalRow(Path(src), _variant_T(model, rec["variant"]), metrics))
+    rows = [row for src, base in baselines.items() for row in [*per_photo.get(src, []), base]]
+    errors = [FileResult(s.path, error=s.reason) for s in ev.skipped]
     return rows, errors
+
+
+def _variant_T(model: EvalModel, key: str) -> float:
+    return next(float(v.T or 0.0) for v in model.variants if v.key == key)
 
 
 def summarize(rows: Sequence[EvalRow]) -> List[Dict[str, float]]:
