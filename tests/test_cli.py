@@ -164,6 +164,50 @@ def test_formats_bit_depth_suffix_and_max_side(tmp_path, known_model):
     assert (out / "p_c.png").is_file()
 
 
+def test_temperature_option_sets_the_rendered_T(tmp_path, known_model):
+    """-t / --temperature reach the pixels: each output is the prediction rendered at exactly that T."""
+    from polychrome.runtime.colorizer import Colorizer
+
+    src = _gray_img(tmp_path / "p.png", size=(100, 160))
+    out = tmp_path / "o"
+    args = ["colorize", str(src), "-o", str(out), "--model", str(known_model), "--no-progress"]
+    assert main(args + ["-t", "0.05", "--suffix", "_t005"]) == 0
+    assert main(args + ["--temperature", "1.0", "--suffix", "_t1"]) == 0
+    assert main(args + ["--suffix", "_default"]) == 0
+    pred = Colorizer(known_model).predict(read_image(src).pixels)
+    for suffix, T in (("_t005", 0.05), ("_t1", 1.0), ("_default", 0.38)):
+        got = read_image(out / f"p{suffix}.png").pixels
+        np.testing.assert_array_equal(got, pred.render(T, out_dtype=np.uint8), err_msg=suffix)
+    a, b = (read_image(out / f"p{s}.png").pixels.astype(int) for s in ("_t005", "_t1"))
+    assert np.abs(a - b).max() > 10  # the two temperatures give visibly different colours
+
+
+def _gray_icc_profile() -> bytes:
+    """A minimal ICC v2 display profile whose colour space is GRAY (a 128-byte header and an empty tag table)."""
+    header = bytearray(128)
+    struct.pack_into(">I", header, 0, 132)
+    header[8:12] = bytes([2, 0x10, 0, 0])
+    header[12:16], header[16:20], header[20:24], header[36:40] = b"mntr", b"GRAY", b"XYZ ", b"acsp"
+    struct.pack_into(">iii", header, 68, 63190, 65536, 54061)  # D50 illuminant (s15Fixed16)
+    return bytes(header) + struct.pack(">I", 0)
+
+
+def test_gray_icc_source_gets_an_srgb_output(tmp_path, known_model):
+    """README: a gray profile cannot describe RGB data, so a gray-profiled scan comes out tagged sRGB."""
+    from polychrome.core.imageio import srgb_icc_profile, write_image
+
+    gray_icc = _gray_icc_profile()
+    src = write_image(tmp_path / "scan.png", read_image(_gray_img(tmp_path / "g.png")).pixels, icc=gray_icc)
+    assert read_image(src).icc_colorspace == "GRAY"
+    out = tmp_path / "o"
+    for fmt, name in (("png", "scan_color.png"), ("tiff", "scan_color.tif"), ("jpeg", "scan_color.jpg")):
+        args = ["colorize", str(src), "-o", str(out), "--model", str(known_model), "--no-progress", "--format", fmt]
+        assert main(args) == 0
+        res = read_image(out / name)
+        assert res.pixels.ndim == 3 and res.icc_colorspace == "RGB", fmt
+        assert res.icc == srgb_icc_profile(), fmt
+
+
 def test_glob_and_missing_paths(tmp_path, known_model, capsys):
     _gray_img(tmp_path / "x1.png")
     _gray_img(tmp_path / "x2.png")

@@ -293,3 +293,35 @@ def test_registry_user_folder_default_and_install(tmp_path, bins, monkeypatch, _
     (shipped / "DEFAULT").write_text("b.onnx")
     monkeypatch.setattr(registry, "shipped_model_dirs", lambda: [shipped])
     assert registry.default_model().name == "B"
+
+
+def test_write_prediction_needs_no_second_read(tmp_path, known_model):
+    """The export path writes from the prediction and the read image's metadata (format, bit depth, EXIF, ICC):
+    the source may be gone by then; the result equals colorize_file's, and nothing is ever overwritten."""
+    from PIL import Image
+
+    from polychrome.core import imageio
+    from polychrome.runtime.pipeline import ExportOptions, colorize_file, write_prediction
+
+    src = tmp_path / "scan.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "Polychrome Test Camera"
+    g = np.tile(np.linspace(30, 220, 64, dtype=np.float32), (48, 1)).astype(np.uint8)
+    Image.fromarray(g).save(src, exif=exif.tobytes(), quality=95)
+    opts = ExportOptions(out_dir=tmp_path / "out", temperature=0.2)
+    (tmp_path / "out").mkdir()
+    col = Colorizer(known_model)
+    expected = imageio.read_image(colorize_file(col, src, opts))
+
+    image = imageio.read_image(src)
+    info = image.info
+    pred = col.predict(image.pixels)
+    src.unlink()  # the writer must not need the source file any more
+    written = write_prediction(pred, info, opts)
+    assert written.name == "scan_color (2).jpg"  # the first output is kept
+    got = imageio.read_image(written)
+    assert got.format == "JPEG" and got.exif is not None and b"Polychrome Test Camera" in got.exif
+    assert np.abs(got.pixels.astype(int) - expected.pixels.astype(int)).max() <= 1
+    at_default = imageio.read_image(write_prediction(pred, info, ExportOptions(out_dir=tmp_path / "out",
+                                                                               format="png")))
+    np.testing.assert_array_equal(at_default.pixels, pred.render(col.default_T, out_dtype=np.uint8))

@@ -11,14 +11,14 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
 from ..core import imageio
 from ..core.errors import PolychromeError, user_message
 from ..core.progress import Cancelled, Progress, ensure_progress
-from .colorizer import Colorizer
+from .colorizer import Colorizer, Prediction
 from .evaluation import GRAY, EvalModel, evaluate, score_photo
 
 FORMAT_EXT = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg"}
@@ -115,7 +115,25 @@ def output_path(src: Path, image_format: str, opts: ExportOptions) -> Tuple[Path
     return folder / f"{src.stem}{opts.suffix}{FORMAT_EXT[fmt]}", fmt
 
 
-def target_bits(image: "imageio.ImageData", opts: ExportOptions, fmt: str) -> int:
+class SourceImage(Protocol):
+    """What an output needs to know about its source: :class:`~polychrome.core.imageio.ImageData` (a read image)
+    or its pixel-free :class:`~polychrome.core.imageio.ImageInfo` (``image.info``)."""
+
+    @property
+    def path(self) -> Optional[Path]: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def bit_depth(self) -> int: ...
+    @property
+    def exif(self) -> Optional[bytes]: ...
+    @property
+    def icc(self) -> Optional[bytes]: ...
+    @property
+    def icc_colorspace(self) -> Optional[str]: ...
+
+
+def target_bits(image: SourceImage, opts: ExportOptions, fmt: str) -> int:
     if fmt == "jpeg":
         return 8
     if opts.bit_depth in ("8", "16"):
@@ -123,7 +141,7 @@ def target_bits(image: "imageio.ImageData", opts: ExportOptions, fmt: str) -> in
     return 16 if image.bit_depth > 8 else 8
 
 
-def output_icc(image: "imageio.ImageData") -> Optional[bytes]:
+def output_icc(image: SourceImage) -> Optional[bytes]:
     """The ICC profile for the colour output: the source's RGB profile as it is; a gray profile cannot describe
     RGB data, so a gray-profiled scan gets sRGB (the space our Lab → RGB conversion produces)."""
     if image.icc is None:
@@ -133,15 +151,26 @@ def output_icc(image: "imageio.ImageData") -> Optional[bytes]:
     return imageio.srgb_icc_profile()
 
 
-def colorize_file(colorizer: Colorizer, src: Path, opts: ExportOptions, progress: Optional[Progress] = None) -> Path:
-    """Read → colorize → write one file. Raises PolychromeError subclasses with user-facing reasons."""
-    image = imageio.read_image(src, max_pixels=opts.max_pixels)
-    out_path, fmt = output_path(src, image.format, opts)
-    pred = colorizer.predict(image.pixels, progress=progress, name=str(src))
-    T = colorizer.default_T if opts.temperature is None else float(opts.temperature)
-    bits = target_bits(image, opts, fmt)
-    rgb = pred.render(T, out_dtype=np.uint16 if bits == 16 else np.uint8, method=opts.upsample,
-                      max_side=opts.max_side, gamut_map=opts.gamut != "clip")
+def write_prediction(
+    prediction: Prediction, source: SourceImage, opts: ExportOptions, T: Optional[float] = None
+) -> Path:
+    """Write the colorized output of ``source`` (an image already read, or its ``info``) from its ``prediction``.
+
+    The output is rendered at ``T`` (None: ``opts.temperature``, else the model's default) with the options'
+    format, bit depth, size, upsampling and gamut mapping; the source's EXIF goes along, its RGB profile too (a
+    gray profile becomes sRGB). Named after the source in ``opts.out_dir`` (or beside it), written atomically and
+    never over the source; an existing file gets a free ``name (2).ext`` unless ``opts.overwrite``. Raises
+    PolychromeError subclasses with user-facing reasons.
+    """
+    if source.path is None:
+        raise ValueError("the source image has no path to name the output after")
+    src = Path(source.path)
+    out_path, fmt = output_path(src, source.format, opts)
+    if T is None:
+        T = prediction.manifest.default_T if opts.temperature is None else float(opts.temperature)
+    bits = target_bits(source, opts, fmt)
+    rgb = prediction.render(T, out_dtype=np.uint16 if bits == 16 else np.uint8, method=opts.upsample,
+                            max_side=opts.max_side, gamut_map=opts.gamut != "clip")
     if not opts.overwrite:
         out_path = imageio.unique_path(out_path)
     return imageio.write_image(
@@ -150,11 +179,21 @@ def colorize_file(colorizer: Colorizer, src: Path, opts: ExportOptions, progress
         format=fmt,
         bit_depth=bits,
         quality=opts.quality,
-        exif=image.exif,
-        icc=output_icc(image),
+        exif=source.exif,
+        icc=output_icc(source),
         overwrite=opts.overwrite,
         protect=(src,),
     )
+
+
+def colorize_file(colorizer: Colorizer, src: Path, opts: ExportOptions, progress: Optional[Progress] = None) -> Path:
+    """Read → colorize → write one file (:func:`write_prediction`). Raises PolychromeError subclasses with
+    user-facing reasons."""
+    image = imageio.read_image(src, max_pixels=opts.max_pixels)
+    output_path(Path(src), image.format, opts)  # a bad output format fails before the inference
+    pred = colorizer.predict(image.pixels, progress=progress, name=str(src))
+    T = colorizer.default_T if opts.temperature is None else float(opts.temperature)
+    return write_prediction(pred, image, opts, T)
 
 
 def run_batch(

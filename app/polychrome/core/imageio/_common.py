@@ -89,6 +89,30 @@ class ImageData:
         """Colour space of the ICC profile ('GRAY', 'RGB', 'CMYK', ...) from header bytes 16..20, or None."""
         return icc_colorspace(self.icc)
 
+    @property
+    def info(self) -> ImageInfo:
+        """Everything but the pixels: what an output written from this image later needs to know."""
+        return ImageInfo(self.path, self.format, self.bit_depth, self.is_gray, self.exif, self.icc, self.has_alpha)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What :func:`read_image` learnt about an image besides its pixels (see :class:`ImageData`): enough to write
+    an output derived from it (format, bit depth, EXIF, ICC) without reading the file again."""
+
+    path: Path | None
+    format: str
+    bit_depth: int
+    is_gray: bool
+    exif: bytes | None = None
+    icc: bytes | None = None
+    has_alpha: bool = False
+
+    @property
+    def icc_colorspace(self) -> str | None:
+        """Colour space of the ICC profile ('GRAY', 'RGB', 'CMYK', ...), or None."""
+        return icc_colorspace(self.icc)
+
 
 def icc_colorspace(icc: bytes | None) -> str | None:
     """Colour space signature of an ICC profile (header bytes 16..20, stripped), or None if there is none."""
@@ -125,7 +149,6 @@ def truncated(detail: str) -> Unreadable:
     return Unreadable(f"file is truncated or corrupt: {detail}")
 
 
-
 class Reader:
     """Random access to an open file, returning short reads at the end instead of failing."""
 
@@ -138,7 +161,6 @@ class Reader:
             return b""
         self.f.seek(offset)
         return self.f.read(n)
-
 
 
 def row_blocks(height: int, width: int) -> Iterable[slice]:
