@@ -67,7 +67,7 @@ def main(argv=None) -> int:
 
     from polychrome.core import imageio
     from polychrome.gui.main_window import MainWindow
-    from polychrome.gui.models import ColorizeController
+    from polychrome.gui.queue.controller import ColorizeController
     from polychrome.runtime.colorizer import Colorizer
 
     from polychrome.runtime.providers import limit_blas_threads

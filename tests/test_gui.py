@@ -1,6 +1,7 @@
 """The desktop app (pytest-qt, offscreen): queue with broken files, cancel, closing mid-run, the T slider without
 inference, the colour-distribution dock, the entry point."""
 
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from polychrome.core import imageio  # noqa: E402
 from polychrome.core.progress import Cancelled, Progress  # noqa: E402
 from polychrome.gui.app import ExceptionHook, create_window, main  # noqa: E402
 from polychrome.gui.main_window import MainWindow  # noqa: E402
-from polychrome.gui.models import DONE, ERROR, QUEUED, RUNNING, ColorizeController  # noqa: E402
+from polychrome.gui.queue.controller import DONE, ERROR, QUEUED, RUNNING, ColorizeController  # noqa: E402
 from polychrome.gui.widgets.temperature import T_to_position, position_to_T  # noqa: E402
 from polychrome.gui.workers import TaskRunner, Worker  # noqa: E402
 from polychrome.runtime.jobs import QueueJob, colorize_queue, run_to_end  # noqa: E402
@@ -26,6 +27,17 @@ from polychrome.runtime import registry  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 
 WAIT_MS = 30000
+
+
+@pytest.fixture(autouse=True)
+def _log_dir(tmp_path_factory, monkeypatch):
+    """The app's log file goes to a temporary folder, never the user's log folder; main() adds it once."""
+    from polychrome.gui import logfile
+
+    folder = tmp_path_factory.mktemp("logs")
+    monkeypatch.setenv(logfile.ENV, str(folder))
+    yield folder
+    logfile.uninstall()
 
 
 def make_images(folder: Path, n: int = 20, broken: int = 2):
@@ -467,6 +479,10 @@ def test_main_opens_and_quits(qtbot, tmp_path, known_model, monkeypatch):
     t0 = time.monotonic()
     assert main(["--quit-after", "300", str(tmp_path / "in")]) == 0
     assert time.monotonic() - t0 < 20
+    from polychrome.gui import logfile
+
+    log = Path(os.environ[logfile.ENV]) / "polychrome.log"  # the app writes its log file where it was told
+    assert log.is_file() and log == logfile.log_file_path()
 
 
 def test_no_model_installed_shows_a_message_and_stays_usable(qtbot, tmp_path, monkeypatch):

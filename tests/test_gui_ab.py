@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.errors import ImageWriteError  # noqa: E402
-from polychrome.gui import ab as ab_module  # noqa: E402
-from polychrome.gui.ab import (  # noqa: E402
+from polychrome.gui.ab import controller as ab_module  # noqa: E402
+from polychrome.gui.ab.controller import (  # noqa: E402
     CSV_COLUMNS,
     RESULTS,
     RUNNING,
@@ -27,8 +27,8 @@ from polychrome.gui.ab import (  # noqa: E402
     Contender,
     sign_test_p,
 )
-from polychrome.gui.models import DONE, ColorizeController  # noqa: E402
-from polychrome.gui.widgets.ab_view import ABDialog  # noqa: E402
+from polychrome.gui.queue.controller import DONE, ColorizeController  # noqa: E402
+from polychrome.gui.ab.view import ABDialog  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 
 WAIT_MS = 30000

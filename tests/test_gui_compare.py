@@ -20,8 +20,8 @@ from PySide6.QtTest import QTest  # noqa: E402
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.color import lab_to_srgb  # noqa: E402
 from polychrome.core.metrics import METRIC_INFO, compute_all, delta_e_map  # noqa: E402
-from polychrome.gui import compare as compare_mod  # noqa: E402
-from polychrome.gui.compare import (  # noqa: E402
+from polychrome.gui.compare import model as compare_mod  # noqa: E402
+from polychrome.gui.compare.controller import (  # noqa: E402
     CURVE_TEMPERATURES,
     DELTA_E_COLORMAP,
     DELTA_E_RANGE,
@@ -32,9 +32,9 @@ from polychrome.gui.compare import (  # noqa: E402
     format_metric,
     has_ground_truth,
 )
-from polychrome.gui.models import DONE, ColorizeController  # noqa: E402
-from polychrome.gui.widgets.compare_view import CompareView  # noqa: E402
-from polychrome.gui.widgets.metrics_panel import GRAY, MetricsPanel  # noqa: E402
+from polychrome.gui.queue.controller import DONE, ColorizeController  # noqa: E402
+from polychrome.gui.compare.view import CompareView  # noqa: E402
+from polychrome.gui.compare.metrics_panel import GRAY, MetricsPanel  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 
 WAIT_MS = 60000

@@ -14,8 +14,8 @@ pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
 from polychrome.core import imageio  # noqa: E402
-from polychrome.gui.models import DONE, ColorizeController  # noqa: E402
-from polychrome.gui.widgets.export_dialog import (  # noqa: E402
+from polychrome.gui.queue.controller import DONE, ColorizeController  # noqa: E402
+from polychrome.gui.export.view import (  # noqa: E402
     SCOPE_ALL,
     SCOPE_CURRENT,
     ExportDialog,

@@ -15,7 +15,7 @@ pytest.importorskip("pytestqt")
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.progress import Cancelled  # noqa: E402
 from polychrome.gui.main_window import MainWindow  # noqa: E402
-from polychrome.gui.models import ColorizeController  # noqa: E402
+from polychrome.gui.queue.controller import ColorizeController  # noqa: E402
 from polychrome.gui.workers import Tasks, Worker  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 
@@ -162,7 +162,7 @@ def test_a_stale_exact_render_never_reaches_the_view(qtbot, tmp_path, known_mode
             return stale  # what would be shown if the stale render got through
         return real(progress, cancel, prediction, T, max_pixels)
 
-    import polychrome.gui.models as models
+    import polychrome.gui.queue.controller as models
 
     monkeypatch.setattr(models, "render_exact", slow_render)
     shown = []

@@ -118,7 +118,7 @@ def scanned_controller(qtbot, c, photos):
 
 
 def test_full_walk_ends_with_a_model_the_app_can_use(qtbot, tmp_path, photos, controller, _isolated_user_models):
-    from polychrome.gui.models import DONE, ColorizeController
+    from polychrome.gui.queue.controller import DONE, ColorizeController
     from polychrome.runtime import registry
     from polychrome.runtime.session import read_manifest
 
@@ -251,7 +251,7 @@ def test_full_walk_ends_with_a_model_the_app_can_use(qtbot, tmp_path, photos, co
 def test_a_second_model_switches_the_app_with_switch_model(qtbot, tmp_path, photos, controller,
                                                             _isolated_user_models):
     """model_installed carries a path ColorizeController.switch_model loads (the lead's wiring)."""
-    from polychrome.gui.models import ColorizeController
+    from polychrome.gui.queue.controller import ColorizeController
 
     c = scanned_controller(qtbot, controller, photos)
     c.config_overrides["max_steps"] = 1
@@ -390,7 +390,7 @@ def test_scratch_training_derives_bins_from_the_photos(qtbot, tmp_path, photos, 
 
 def test_the_app_colorizes_while_the_wizard_trains_and_closing_stops_the_run(qtbot, tmp_path, photos, controller,
                                                                              conv_model_path):
-    from polychrome.gui.models import DONE, ColorizeController
+    from polychrome.gui.queue.controller import DONE, ColorizeController
     from polychrome.runtime.colorizer import Colorizer
 
     c = scanned_controller(qtbot, controller, photos)

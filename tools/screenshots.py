@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     import tempfile
 
     from polychrome.gui.main_window import MainWindow
-    from polychrome.gui.models import ColorizeController
+    from polychrome.gui.queue.controller import ColorizeController
     from polychrome.gui.settings import AppSettings
     from polychrome.runtime.colorizer import Colorizer
 

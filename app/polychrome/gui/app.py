@@ -16,8 +16,9 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ..runtime.providers import limit_blas_threads
+from . import logfile
 from .main_window import MainWindow
-from .models import ColorizeController
+from .queue.controller import ColorizeController
 from .settings import AppSettings
 from .startup import apply_app_icon, watch_first_show
 
@@ -42,6 +43,7 @@ class ExceptionHook:
         self.previous = sys.excepthook
         self.count = 0
         self._showing = False
+        self.box: Optional[QMessageBox] = None  # the last dialog shown
 
     def __call__(self, exc_type, exc, tb) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
@@ -55,7 +57,9 @@ class ExceptionHook:
         self._showing = True
         try:
             box = QMessageBox(QMessageBox.Icon.Critical, "Polychrome — unexpected error",
-                              f"Something went wrong: {exc_type.__name__}: {exc}\n\nPolychrome keeps running.")
+                              f"Something went wrong: {exc_type.__name__}: {exc}\n\nPolychrome keeps running. "
+                              f"{logfile.where_text()}.")
+            self.box = box
             box.setDetailedText(text)
             box.exec()
         finally:
@@ -94,6 +98,7 @@ def create_window(model=None, provider: Optional[str] = None, inputs: Optional[L
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logfile.install()  # $POLYCHROME_LOG_DIR, else the user log folder; rotating
     limit_blas_threads()  # spinning OpenBLAS threads would slow every slider move on a machine with few cores
     if QApplication.instance() is None:  # HiDPI: fractional scale factors (125 %, 150 %) as the screen says
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)

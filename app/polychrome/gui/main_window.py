@@ -24,16 +24,19 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..core import imageio
-from .ab import ABController
-from .compare import CompareController
-from .models import DONE, ColorizeController
+from .ab.controller import ABController
+from .ab.view import ABDialog
+from .compare.controller import CompareController
+from .compare.metrics_panel import MetricsPanel
+from .compare.view import MODES, CompareView
+from .export.model import SCOPE_ALL, SCOPE_CURRENT
+from .export.view import ExportDialog, ExportSummaryDialog
+from .logfile import log_file_path, where_text as where_log_text
+from .queue.controller import DONE, ColorizeController
+from .queue.view import QueueView
 from .settings import AppSettings
-from .widgets import DistributionDock, ImageView, QueueView, TemperatureSlider
-from .widgets.ab_view import ABDialog
+from .widgets import DistributionDock, ImageView, TemperatureSlider
 from .widgets.about import AboutDialog
-from .widgets.compare_view import MODES, CompareView
-from .widgets.export_dialog import SCOPE_ALL, SCOPE_CURRENT, ExportDialog, ExportSummaryDialog
-from .widgets.metrics_panel import MetricsPanel
 from .widgets.settings_dialog import SettingsDialog, provider_choices
 
 log = logging.getLogger(__name__)
@@ -298,24 +301,16 @@ class MainWindow(QMainWindow):
 
     def apply_preferences(self, values: dict) -> None:
         c = self.controller
-        c.start_T = values.get("start_T")
-        provider_changed = (values.get("provider") or None) != (c.provider or None)
-        model = values.get("model")
-        current = str(c.model_path) if c.model_path else None
-        if provider_changed or (model and model != current):
-            c.provider = values.get("provider") or None
-            c.switch_model(model or current)
-        else:
-            c.set_current(c.current)  # the start T may have changed what an untouched image shows
+        c.apply_preferences(values.get("model"), values.get("provider"), values.get("start_T"))
         if self.settings is not None:
             self.settings.start_T = c.start_T
             self.settings.provider = c.provider
-            self.settings.model = model
+            self.settings.model = values.get("model")
 
     def show_about(self) -> AboutDialog:
         c = self.controller
         manifest = c.colorizer.manifest if c.colorizer is not None else None
-        dlg = AboutDialog(__version__, manifest, c.model_path, parent=self)
+        dlg = AboutDialog(__version__, manifest, c.model_path, log_file=log_file_path(), parent=self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.open()
         return dlg
@@ -356,16 +351,12 @@ class MainWindow(QMainWindow):
 
     def run_export(self, options: dict) -> Optional[ExportSummaryDialog]:
         """Start an export with ExportDialog.options(); a summary dialog follows its progress and failures."""
-        opts = dict(options)
-        scope = opts.pop("scope", SCOPE_ALL)
         if self.settings is not None:
             self.settings.set_export_options(options)
-            if opts.get("out_dir"):
-                self._remember_dir("export", str(Path(opts["out_dir"]) / "x"))
+            if options.get("out_dir"):
+                self._remember_dir("export", str(Path(options["out_dir"]) / "x"))
         c = self.controller
-        rows = [c.current] if scope == SCOPE_CURRENT else None
-        n = 1 if rows else len(c.queue.rows_in(DONE))
-        worker = c.export(rows, **opts)
+        worker, n = c.exporter.run(options)
         if worker is None:
             return None
         names = {r: q.path.name for r, q in enumerate(c.queue.items)}
@@ -455,7 +446,7 @@ class MainWindow(QMainWindow):
     def show_error(self, message: str, details: str = "") -> None:
         """An unexpected error from a worker: a (non-blocking) dialog; the app goes on."""
         box = QMessageBox(QMessageBox.Icon.Critical, "Polychrome — unexpected error",
-                          f"{message}\n\nPolychrome keeps running.", parent=self)
+                          f"{message}\n\nPolychrome keeps running. {where_log_text()}.", parent=self)
         if details:
             box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -475,36 +466,19 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(running)
         self.start_action.setEnabled(not running)
 
-    def _full_res(self, y: float, x: float):
-        pred = self.controller.prediction
+    def _shown_shape(self):
         img = self.compare_view.image
-        if pred is None or img is None:
-            return None
-        H, W = pred.shape
-        h, w = img.shape[:2]
-        return y * H / h, x * W / w
+        return None if img is None else img.shape[:2]
 
     def _show_pin(self, _info) -> None:
-        pred, img, pin = self.controller.prediction, self.compare_view.image, self.controller.pinned
-        if pred is None or img is None or pin is None:
-            self.compare_view.set_marker(None, None)
-            return
-        H, W = pred.shape
-        h, w = img.shape[:2]
-        self.compare_view.set_marker(pin[0] * h / H, pin[1] * w / W)
+        yx = self.controller.pin_in_view(self._shown_shape())
+        self.compare_view.set_marker(*(yx if yx else (None, None)))
 
     def _on_hover(self, y, x) -> None:
-        yx = None if y is None else self._full_res(y, x)
-        self.controller.set_hover(*(yx if yx else (None, None)))
+        self.controller.hover_in_view(y, x, self._shown_shape())
 
     def _on_click(self, y: float, x: float) -> None:
-        yx = self._full_res(y, x)
-        if yx is None:
-            return
-        if self.controller.pinned is not None:
-            self.controller.pin(None, None)  # a second click unpins
-        else:
-            self.controller.pin(*yx)
+        self.controller.click_in_view(y, x, self._shown_shape())
 
     # -- closing ----------------------------------------------------------------------------------
     def closeEvent(self, ev) -> None:  # noqa: N802

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Generator, Hashable, List, Optional, Seq
 import numpy as np
 
 from ..core import imageio, merge
-from ..core.errors import ImageReadError, ImageWriteError, PolychromeError
+from ..core.errors import user_message
 from ..core.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
@@ -35,17 +35,6 @@ QUEUED, RUNNING, DONE, ERROR = "queued", "running", "done", "error"
 
 Y = TypeVar("Y")
 R = TypeVar("R")
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line, user-facing reason for a per-file failure."""
-    if isinstance(exc, (ImageReadError, ImageWriteError)):
-        return exc.reason
-    if isinstance(exc, PolychromeError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "not enough memory for this image"
-    return f"unexpected error: {type(exc).__name__}: {exc}"
 
 
 def run_to_end(gen: Generator[Y, None, R], on_item: Optional[Callable[[Y], Any]] = None) -> R:
@@ -138,7 +127,7 @@ def colorize_queue(
             raise
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the queue
             finished.append((job.row, ERROR))
-            yield QueueUpdate(job.row, ERROR, describe_error(exc))
+            yield QueueUpdate(job.row, ERROR, user_message(exc))
             progress.step(1, str(job.path), row=job.row)
             continue
         finished.append((job.row, DONE))
@@ -226,7 +215,7 @@ def export_predictions(
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the export
-            reason = describe_error(exc)
+            reason = user_message(exc)
             out.append((job.row, None, reason))
             yield Exported(job.row, None, reason)
             progress.step(1, str(job.path), row=job.row)
@@ -356,7 +345,7 @@ def ab_prepare(
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the session
-            reason = describe_error(exc)
+            reason = user_message(exc)
             out.append((job.trial, reason))
             yield ABPrepared(job.trial, reason=reason)
             progress.step(1, str(job.path))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..core.errors import PolychromeError
+from ..core.errors import PolychromeError, user_message
 from ..core.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
@@ -160,12 +160,6 @@ def train_model(
     return trainer.fit()
 
 
-def _describe(exc: BaseException) -> str:
-    from ..runtime.jobs import describe_error
-
-    return describe_error(exc)
-
-
 def evaluate_models(
     progress: Progress,
     cancel: CancelToken,
@@ -229,8 +223,8 @@ def evaluate_models(
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad photo never stops the evaluation
-            errors.append((str(f), _describe(exc)))
-            progress.step(len(colorizers), f"{Path(f).name}: {_describe(exc)}", phase="evaluate")
+            errors.append((str(f), user_message(exc)))
+            progress.step(len(colorizers), f"{Path(f).name}: {user_message(exc)}", phase="evaluate")
     out_models: Dict[str, Dict[float, Dict[str, float]]] = {}
     for label, _ in models:
         out_models[label] = {d["T"]: {k: v for k, v in d.items() if k not in ("T", "n")} for d in summarize(rows[label])}

@@ -3,7 +3,7 @@
 :class:`ABController` holds the whole session and no widget: the contenders, the trials in a random order (a
 seeded RNG; the seed is recorded), which contender each trial shows on the left (hidden from the view), the
 user's choices, the tally with a sign test, and the CSV record. Both contenders' previews are rendered on a worker
-(:func:`~polychrome.runtime.jobs.ab_prepare`) in trial order, so the first trial can start while later ones are
+(:func:`~polychrome.runtime.jobs.ab_prepare`, the plain session in :mod:`.model`) in trial order, so the first trial can start while later ones are
 still prepared: a model whose prediction of an image is already cached (the queue's) is only decoded — two
 temperatures of the current model need no inference at all — and another model runs once per image.
 
@@ -16,131 +16,48 @@ temperatures of the current model need no inference at all — and another model
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import math
-import random
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..core import imageio
-from ..core.errors import PolychromeError
-from ..runtime.jobs import ABJob, ABPrepared, ABSide, ab_prepare
-from .workers import Tasks
+from ...core import imageio
+from ...core.decode import DEFAULT_T
+from ...core.errors import PolychromeError
+from ...runtime.jobs import ABJob, ABPrepared, ABSide, ab_prepare
+from ..workers import Tasks
+from .model import (
+    AB_PREVIEW_PIXELS,
+    CHOICES,
+    CSV_COLUMNS,
+    LEFT,
+    RESULTS,
+    RIGHT,
+    RUNNING,
+    SETUP,
+    SKIP,
+    TIE,
+    ABTally,
+    Contender,
+    ItemLike,
+    Trial,
+    _is_colorizer,
+    csv_bytes,
+    draw_session,
+    model_key,
+    new_seed,
+    now as _now,
+    records_of,
+    sign_test_p,
+    summary_text,
+    tally_of,
+)
 
 log = logging.getLogger(__name__)
 
-LEFT, RIGHT, TIE, SKIP = "left", "right", "tie", "skip"
-CHOICES = (LEFT, RIGHT, TIE, SKIP)
-SETUP, RUNNING, RESULTS = "setup", "running", "results"  # ABController.state
-AB_PREVIEW_PIXELS = 1_000_000  # per side and image: ≈3 MB of uint8 RGB each, held for the whole session
 PREPARE = "prepare"  # the task key
-CSV_COLUMNS = ("trial", "image", "contender_a", "contender_b", "shown_left", "choice", "winner", "timestamp", "seed")
-
-
-@dataclass(frozen=True)
-class Contender:
-    """One side of the comparison: a model (a path, a registry name, or a runtime Colorizer) at a temperature."""
-
-    model: Any
-    T: float
-    label: str = ""  # how results name it; empty: "<model name> (<file>) · T = <T>"
-
-
-@dataclass
-class Trial:
-    """One image of the session and what happened to it."""
-
-    number: int  # position in the session (0-based)
-    path: Path
-    left: str  # the contender shown on the left: "A" or "B" (hidden from the view until revealed)
-    images: Optional[Dict[str, np.ndarray]] = None  # contender name -> uint8 RGB preview, once prepared
-    choice: Optional[str] = None  # left | right | tie | skip
-    timestamp: str = ""  # when the choice was made (local time, ISO 8601)
-    error: str = ""  # why the image could not be prepared
-
-    @property
-    def right(self) -> str:
-        return "B" if self.left == "A" else "A"
-
-    @property
-    def ready(self) -> bool:
-        return self.images is not None
-
-    @property
-    def done(self) -> bool:
-        return self.choice is not None or bool(self.error)
-
-    @property
-    def winner(self) -> str:
-        """"A", "B", "tie", or "" (skipped, failed or undecided)."""
-        if self.choice == LEFT:
-            return self.left
-        if self.choice == RIGHT:
-            return self.right
-        if self.choice == TIE:
-            return "tie"
-        return ""
-
-
-def sign_test_p(k: int, n: int) -> float:
-    """Two-sided exact sign test: the probability, if both contenders were equally good (p = ½), of a split at
-    least as uneven as ``k`` wins out of ``n`` decided trials (ties left out)."""
-    if n <= 0:
-        return 1.0
-    k = min(k, n - k)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
-    return min(1.0, 2.0 * tail)
-
-
-@dataclass(frozen=True)
-class ABTally:
-    wins_a: int = 0
-    wins_b: int = 0
-    ties: int = 0
-    skips: int = 0
-    failed: int = 0
-    undecided: int = 0
-
-    @property
-    def decided(self) -> int:
-        """Trials with a winner (ties and skips are not)."""
-        return self.wins_a + self.wins_b
-
-    @property
-    def preference_a(self) -> Optional[float]:
-        """Share of decided trials won by A (0..1); None before any."""
-        return self.wins_a / self.decided if self.decided else None
-
-    @property
-    def preference_b(self) -> Optional[float]:
-        return self.wins_b / self.decided if self.decided else None
-
-    @property
-    def p_value(self) -> float:
-        """Sign test of A against B over the decided trials (1.0 when none)."""
-        return sign_test_p(self.wins_a, self.decided)
-
-
-def model_key(colorizer) -> Hashable:
-    """Identity of a colorizer's model: the same key means the same predictions (file and input size)."""
-    path = getattr(colorizer.session, "path", None) or getattr(colorizer.manifest, "path", None)
-    if path:
-        return (str(Path(path).resolve()), int(colorizer.input_size))
-    return ("object", id(colorizer))
-
-
-def _is_colorizer(obj: Any) -> bool:
-    return hasattr(obj, "predict") and hasattr(obj, "manifest")
-
-
-ItemLike = Union[str, Path, Any]  # a path, or a queue item with .path (and .prediction, .state)
 
 
 class ABController(QObject):
@@ -195,7 +112,7 @@ class ABController(QObject):
     # -- setup ------------------------------------------------------------------------------------------
     @property
     def default_T(self) -> float:
-        return float(self.base_colorizer.default_T) if self.base_colorizer is not None else 0.38
+        return float(self.base_colorizer.default_T) if self.base_colorizer is not None else DEFAULT_T
 
     @property
     def base_model_path(self) -> Optional[Path]:
@@ -244,7 +161,7 @@ class ABController(QObject):
             if base_path is not None and Path(model).suffix.lower() == ".onnx" and \
                     Path(model).resolve() == base_path.resolve():
                 return base
-        from ..runtime.colorizer import Colorizer
+        from ...runtime.colorizer import Colorizer
 
         colorizer = Colorizer(model, provider=self.provider)
         if base is not None and model_key(colorizer) == model_key(base):
@@ -290,13 +207,9 @@ class ABController(QObject):
             self.message.emit("There are no images to compare: open some first")
             return False
 
-        self.seed = int(seed) if seed is not None else random.SystemRandom().randrange(2 ** 32)
-        rng = random.Random(self.seed)
-        order = list(range(len(images)))
-        rng.shuffle(order)
+        self.seed = int(seed) if seed is not None else new_seed()
+        order, lefts = draw_session(len(images), self.seed)
         n = len(order)
-        lefts = ["A"] * (n // 2) + ["B"] * (n // 2) + ([rng.choice("AB")] if n % 2 else [])
-        rng.shuffle(lefts)  # as often A as B on the left, in a random order: no side bias in the tally
 
         self.contenders = {"A": a, "B": b}
         self.colorizers = {"A": col_a, "B": col_b}
@@ -452,64 +365,19 @@ class ABController(QObject):
 
     # -- results ------------------------------------------------------------------------------------------
     def tally(self) -> ABTally:
-        wins = {"A": 0, "B": 0}
-        ties = skips = failed = undecided = 0
-        for t in self.trials:
-            if t.choice in (LEFT, RIGHT):
-                wins[t.winner] += 1
-            elif t.choice == TIE:
-                ties += 1
-            elif t.choice == SKIP:
-                skips += 1
-            elif t.error:
-                failed += 1
-            else:
-                undecided += 1
-        return ABTally(wins["A"], wins["B"], ties, skips, failed, undecided)
+        return tally_of(self.trials)
 
     def summary(self) -> str:
         """One paragraph on the outcome, naming the contenders only once revealed."""
-        tl = self.tally()
         name = (lambda s: self.descriptions.get(s, s)) if self.revealed else (lambda s: f"contender {s}")
-        if not tl.decided:
-            head = "No trial was decided"
-        elif tl.wins_a == tl.wins_b:
-            head = f"No preference: {tl.wins_a} – {tl.wins_b}"
-        else:
-            best, pref, wins = ("A", tl.preference_a, tl.wins_a) if tl.wins_a > tl.wins_b else \
-                ("B", tl.preference_b, tl.wins_b)
-            head = f"{name(best)} preferred in {pref:.0%} of decided trials ({wins} of {tl.decided})"
-        extra = f"; sign test p = {tl.p_value:.3g}" if tl.decided else ""
-        return (f"{head}{extra}. Ties {tl.ties}, skipped {tl.skips}"
-                + (f", failed {tl.failed}" if tl.failed else "")
-                + (f", not reached {tl.undecided}" if tl.undecided else "")
-                + (f". Seed {self.seed}." if self.seed is not None else "."))
+        return summary_text(self.tally(), name, self.seed)
 
     def records(self) -> List[Dict[str, str]]:
         """One row per trial that was decided or failed, in session order (the CSV's rows)."""
-        out = []
-        for t in self.trials:
-            if t.choice is None and not t.error:
-                continue
-            out.append({
-                "trial": str(t.number + 1),
-                "image": str(t.path),
-                "contender_a": self.descriptions.get("A", ""),
-                "contender_b": self.descriptions.get("B", ""),
-                "shown_left": t.left,
-                "choice": t.choice or "error",
-                "winner": t.winner,
-                "timestamp": t.timestamp,
-                "seed": "" if self.seed is None else str(self.seed),
-            })
-        return out
+        return records_of(self.trials, self.descriptions, self.seed)
 
     def csv_bytes(self) -> bytes:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS))
-        w.writeheader()
-        w.writerows(self.records())
-        return buf.getvalue().encode("utf-8")
+        return csv_bytes(self.records())
 
     def export_csv(self, path: Union[str, Path], overwrite: bool = False) -> Path:
         """Write the record atomically (temp file, then rename). An existing file is replaced only with
@@ -520,9 +388,5 @@ class ABController(QObject):
         return written
 
 
-def _now() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-__all__ = ["ABController", "ABTally", "Contender", "Trial", "CHOICES", "LEFT", "RIGHT", "TIE", "SKIP",
-           "SETUP", "RUNNING", "RESULTS", "sign_test_p", "model_key"]
+__all__ = ["ABController", "ABTally", "Contender", "Trial", "CHOICES", "CSV_COLUMNS", "AB_PREVIEW_PIXELS", "LEFT",
+           "RIGHT", "TIE", "SKIP", "SETUP", "RUNNING", "RESULTS", "sign_test_p", "model_key"]

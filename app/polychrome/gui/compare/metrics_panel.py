@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.metrics import METRIC_INFO
-from ..compare import format_metric
+from .model import format_metric
 
 ROWS = tuple(METRIC_INFO)  # table rows, in core.metrics order
 PLOTTABLE = tuple(k for k in ROWS if k != "colorfulness_gt")  # the ground truth's own value does not vary with T

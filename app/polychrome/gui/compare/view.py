@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .image_view import ImageView
+from ..widgets.image_view import ImageView
 
 MODES: Tuple[str, ...] = ("result", "side by side", "wipe")
 MODE_LABELS = {"result": "Result", "side by side": "Side by side", "wipe": "Wipe"}

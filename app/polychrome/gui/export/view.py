@@ -35,18 +35,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core import imageio
-from ...runtime.pipeline import ExportOptions, output_path
-
-SCOPE_CURRENT, SCOPE_ALL = "current", "all"
-FORMATS = [("Same as the source", "same"), ("PNG", "png"), ("TIFF", "tiff"), ("JPEG", "jpeg")]
-BIT_DEPTHS = [("Same as the source", "source"), ("8 bits per channel", "8"), ("16 bits per channel", "16")]
-UPSAMPLING = [("Bicubic", "bicubic"), ("Bilinear", "bilinear"), ("Guided (follows the scan's edges)", "guided")]
-GAMUT = [("Keep lightness (desaturate out-of-gamut colours)", "keep-lightness"), ("Clip channels (faster)", "clip")]
-FORMAT_OF_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".png": "PNG",
-                    ".bmp": "BMP", ".webp": "WEBP"}
-BAD_SUFFIX_CHARS = '/\\:*?"<>|'
-
+from ...runtime.pipeline import ExportOptions
+from .model import (
+    BAD_SUFFIX_CHARS,
+    BIT_DEPTHS,
+    FORMATS,
+    GAMUT,
+    SCOPE_ALL,
+    SCOPE_CURRENT,
+    UPSAMPLING,
+    example_text,
+    setup_problem,
+    summarize_results,
+    to_export_options,
+)
 
 def _fill(combo: QComboBox, choices: Sequence[Tuple[str, str]]) -> None:
     for label, key in choices:
@@ -223,27 +225,12 @@ class ExportDialog(QDialog):
 
     def export_options(self) -> ExportOptions:
         """The options as runtime.pipeline.ExportOptions (without the scope)."""
-        o = self.options()
-        o.pop("scope")
-        out_dir = o.pop("out_dir")
-        return ExportOptions(out_dir=Path(out_dir) if out_dir else None, **o)
+        return to_export_options(self.options())
 
     def problem(self) -> str:
         """Why the export cannot start as set up ("" when it can)."""
-        if not (self.scope_current.isEnabled() or self.scope_all.isEnabled()):
-            return "Nothing is colorized yet."
-        if not self.beside_check.isChecked():
-            folder = self.folder_edit.text().strip()
-            if not folder:
-                return "Choose a folder, or export next to the originals."
-            if not Path(folder).is_dir():
-                return "That folder does not exist."
-        suffix = self.suffix_edit.text()
-        if any(ch in suffix for ch in BAD_SUFFIX_CHARS):
-            return f"The suffix cannot contain any of {BAD_SUFFIX_CHARS}"
-        if not suffix and self.beside_check.isChecked():
-            return "Next to the originals, a name suffix is needed (originals are never replaced)."
-        return ""
+        return setup_problem(self.scope_current.isEnabled() or self.scope_all.isEnabled(),
+                             self.beside_check.isChecked(), self.folder_edit.text(), self.suffix_edit.text())
 
     def example(self) -> str:
         """Where the first file would go, e.g. ``/out/photo_color.png``, and what happens if that name exists."""
@@ -254,14 +241,7 @@ class ExportDialog(QDialog):
             opts = self.export_options()
         except (TypeError, ValueError):
             return ""
-        target, _fmt = output_path(src, FORMAT_OF_SUFFIX.get(src.suffix.lower(), "PNG"), opts)
-        text = f"Example: {target}"
-        if target.exists() or target == src:
-            if opts.overwrite and target != src:
-                text += "  — exists and will be replaced"
-            else:
-                text += f"  — taken, so it will be saved as {imageio.unique_path(target).name}"
-        return text
+        return example_text(src, opts)
 
     # -- view updates --------------------------------------------------------------------------------------
     def showEvent(self, ev) -> None:  # noqa: N802 - Qt API
@@ -298,19 +278,6 @@ class ExportDialog(QDialog):
         if folder:
             self.folder_edit.setText(folder)
             self.beside_check.setChecked(False)
-
-
-def summarize_results(results: Sequence[Tuple[int, Optional[Path], str]],
-                      names: Optional[Mapping[int, str]] = None) -> Tuple[str, List[str]]:
-    """("3 images exported, 1 failed", ["name — reason", ...]) for ColorizeController.export's results."""
-    names = names or {}
-    failures = [f"{names.get(row, f'image {row + 1}')} — {reason or 'failed'}"
-                for row, out, reason in results if out is None]
-    ok = len(results) - len(failures)
-    head = f"{ok} image{'s' if ok != 1 else ''} exported"
-    if failures:
-        head += f", {len(failures)} failed"
-    return head, failures
 
 
 class ExportSummaryDialog(QDialog):

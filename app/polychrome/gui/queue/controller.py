@@ -1,15 +1,15 @@
-"""Controllers and item models: the GUI's logic, independent of any widget.
+"""The queue's controller: the app's logic around the model (the ONNX one), the queue, the current image and T.
 
-:class:`ImageQueueModel` is the list of images (path, state, reason, cached prediction, per-image T);
+:class:`ImageQueueModel` presents the plain :class:`~.model.Queue` to Qt's views (one row per image: state, reason);
 :class:`ColorizeController` owns the :class:`~polychrome.runtime.colorizer.Colorizer`, the queue, the current image
-and its temperature, and turns them into numpy previews for the views. Inference runs only in the queue worker;
-changing T only decodes the cached logits.
+and its temperature, runs the jobs of :mod:`polychrome.runtime.jobs` through :class:`~polychrome.gui.workers.Tasks`
+and turns predictions into numpy previews for the views. Inference runs only in the queue job; changing T only
+decodes the cached logits.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
@@ -17,47 +17,38 @@ import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor
 
-from ..core.errors import PolychromeError
-from ..core.merge import preview_table_ready
-from ..runtime.jobs import (
-    ExportJob,
-    Exported,
+from ...core.errors import PolychromeError
+from ...core.merge import preview_table_ready
+from ...runtime.jobs import (
     QueueJob,
     QueueUpdate,
     colorize_queue,
-    export_predictions,
     prepare_live_preview,
     render_exact,
 )
-from ..runtime.pipeline import expand_inputs
-from .workers import Tasks, Worker
+from ...runtime.pipeline import expand_inputs
+from ..export.controller import ExportController
+from ..workers import Tasks, Worker
+from .model import (
+    DEFAULT_T,
+    DONE,
+    ERROR,
+    KEEP_PREDICTIONS,
+    QUEUED,
+    RUNNING,
+    STATE_COLOR,
+    T_MAX,
+    T_MIN,
+    Queue,
+    QueueItem,
+    clamp_T,
+)
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, DONE, ERROR = "queued", "running", "done", "error"
-STATE_SYMBOL = {QUEUED: "…", RUNNING: "▶", DONE: "✓", ERROR: "✗"}
-STATE_COLOR = {QUEUED: "#9e9e9e", RUNNING: "#1e88e5", DONE: "#43a047", ERROR: "#e53935"}
-
-from ..core.decode import MAX_T as T_MAX, MIN_T as T_MIN  # noqa: E402 - the one home of the T range
-KEEP_PREDICTIONS = 12
-QUEUE, EXPORT, RENDER, EXACT, DRAG = "queue", "export", "render", "exact", "drag"  # task keys and lanes
-
-
-@dataclass
-class QueueItem:
-    path: Path
-    state: str = QUEUED
-    reason: str = ""
-    prediction: Any = None  # runtime.colorizer.Prediction once done
-    T: Optional[float] = None  # None: the model's default
-    source: Any = None  # runtime.jobs.SourceInfo (format, bit depth, EXIF, ICC) once read: exports never re-read
-
-    @property
-    def label(self) -> str:
-        text = f"{STATE_SYMBOL[self.state]} {self.path.name}"
-        if self.state == ERROR and self.reason:
-            text += f" — {self.reason}"
-        return text
+QUEUE, RENDER, EXACT, DRAG = "queue", "render", "exact", "drag"  # task keys and lanes
+__all__ = ["ColorizeController", "ImageQueueModel", "QueueItem", "QUEUED", "RUNNING", "DONE", "ERROR", "T_MIN",
+           "T_MAX"]
 
 
 class ImageQueueModel(QAbstractListModel):
@@ -65,9 +56,13 @@ class ImageQueueModel(QAbstractListModel):
     ReasonRole = Qt.ItemDataRole.UserRole + 2
     PathRole = Qt.ItemDataRole.UserRole + 3
 
-    def __init__(self, parent: Optional[QObject] = None) -> None:
+    def __init__(self, parent: Optional[QObject] = None, keep: int = KEEP_PREDICTIONS) -> None:
         super().__init__(parent)
-        self.items: List[QueueItem] = []
+        self.model = Queue(keep)
+
+    @property
+    def items(self) -> List[QueueItem]:
+        return self.model.items
 
     # -- Qt model API ---------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
@@ -80,7 +75,7 @@ class ImageQueueModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return it.label
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{it.path}\n{it.state}" + (f": {it.reason}" if it.reason else "")
+            return it.tooltip
         if role == Qt.ItemDataRole.DecorationRole:
             return QColor(STATE_COLOR[it.state])
         if role == self.StateRole:
@@ -93,14 +88,7 @@ class ImageQueueModel(QAbstractListModel):
 
     # -- editing ----------------------------------------------------------------------------------
     def add(self, paths: Iterable[Path]) -> List[int]:
-        known = {it.path.resolve() for it in self.items}
-        new = []
-        for p in paths:
-            p = Path(p)
-            if p.resolve() in known:
-                continue
-            known.add(p.resolve())
-            new.append(p)
+        new = self.model.new_paths(paths)
         if not new:
             return []
         first = len(self.items)
@@ -121,13 +109,10 @@ class ImageQueueModel(QAbstractListModel):
         self.dataChanged.emit(idx, idx)
 
     def rows_in(self, state: str) -> List[int]:
-        return [i for i, it in enumerate(self.items) if it.state == state]
+        return self.model.rows_in(state)
 
     def counts(self) -> dict:
-        out = {QUEUED: 0, RUNNING: 0, DONE: 0, ERROR: 0}
-        for it in self.items:
-            out[it.state] += 1
-        return out
+        return self.model.counts()
 
 
 class ColorizeController(QObject):
@@ -147,13 +132,13 @@ class ColorizeController(QObject):
     def __init__(self, colorizer=None, parent: Optional[QObject] = None, max_pixels: Optional[int] = None,
                  keep: int = KEEP_PREDICTIONS) -> None:
         super().__init__(parent)
-        self.keep = max(1, int(keep))  # predictions held in memory (full-res L* + logits: tens of MB each)
-        self._recent: List[int] = []  # rows with a prediction, least recently used first
-        self.queue = ImageQueueModel(self)
+        self.queue = ImageQueueModel(self, keep)  # keep: predictions held in memory (tens of MB each)
         # one lane (thread) per kind of work: the queue, exact renders (seconds on big images), exports
         self.tasks = Tasks(self)
         if not preview_table_ready():
             self.tasks.start("table", prepare_live_preview, lane=RENDER)
+        self.exporter = ExportController(self, self.tasks)  # exports run on their own lane
+        self.exporter.exported.connect(self.exported)
         self.colorizer = None
         self.model_error: Optional[str] = None
         self.provider: Optional[str] = None
@@ -175,7 +160,7 @@ class ColorizeController(QObject):
 
     def load_model(self, model=None, provider: Optional[str] = None) -> bool:
         """Open a model (None: the default); on failure remember the reason and stay usable."""
-        from ..runtime.colorizer import Colorizer
+        from ...runtime.colorizer import Colorizer
 
         self.provider = provider
         try:
@@ -189,7 +174,7 @@ class ColorizeController(QObject):
 
     def available_models(self):
         """Usable models from runtime.registry (name, path), for a model menu."""
-        from ..runtime.registry import list_models
+        from ...runtime.registry import list_models
 
         return [(e.name, e.path) for e in list_models() if e.ok]
 
@@ -205,7 +190,7 @@ class ColorizeController(QObject):
         if self.running:
             self.message.emit("Cancel the running queue before switching models")
             return False
-        from ..runtime.colorizer import Colorizer
+        from ...runtime.colorizer import Colorizer
 
         try:
             colorizer = Colorizer(model, provider=self.provider)
@@ -217,9 +202,9 @@ class ColorizeController(QObject):
         self.set_colorizer(colorizer)
         for row, it in enumerate(self.queue.items):
             if it.state == DONE:
-                it.prediction, it.T, it.source = None, None, None
+                it.forget_result()
                 self.queue.set_state(row, QUEUED)
-        self._recent.clear()
+        self.queue.model.forget_recent()
         self.set_current(self.current)
         self.start()
         return True
@@ -232,7 +217,7 @@ class ColorizeController(QObject):
 
     @property
     def default_T(self) -> float:
-        return float(self.colorizer.default_T) if self.colorizer is not None else 0.38
+        return float(self.colorizer.default_T) if self.colorizer is not None else DEFAULT_T
 
     # -- queue ------------------------------------------------------------------------------------
     def add_paths(self, paths: Sequence[str], start: bool = True) -> Tuple[List[int], List[str]]:
@@ -300,23 +285,16 @@ class ColorizeController(QObject):
                 self.set_current(row)
 
     def _touch(self, row: int) -> None:
-        """Mark a row's prediction as just used; drop the least recently used ones beyond ``keep``.
+        """Mark a row's prediction as just used; the least recently used beyond ``keep`` are dropped."""
+        self.queue.model.touch(row, self.current)
 
-        A dropped image stays "done"; selecting it colorizes it again, exporting it re-runs its inference."""
-        if row in self._recent:
-            self._recent.remove(row)
-        if self.queue.items[row].prediction is not None:
-            self._recent.append(row)
-        while len(self._recent) > self.keep:
-            victim = next((r for r in self._recent if r != self.current), None)
-            if victim is None:
-                break
-            self._recent.remove(victim)
-            self.queue.items[victim].prediction = None
+    @property
+    def keep(self) -> int:
+        return self.queue.model.keep
 
     @property
     def held_predictions(self) -> int:
-        return sum(1 for it in self.queue.items if it.prediction is not None)
+        return self.queue.model.held_predictions
 
     def _on_result(self, _finished) -> None:
         self._run_completed = True
@@ -336,38 +314,9 @@ class ColorizeController(QObject):
     # -- export -------------------------------------------------------------------------------------
     def export(self, rows: Optional[Sequence[int]] = None, out_dir: Optional[str] = None,
                **options: Any) -> Optional[Worker]:
-        """Write finished images (default: all) at their own T into ``out_dir`` (None: next to each input).
-
-        ``options`` are runtime.pipeline.ExportOptions fields (format, bit_depth, suffix, ...). No inference runs.
-        """
-        from ..runtime.pipeline import ExportOptions
-
-        if rows is None:
-            rows = self.queue.rows_in(DONE)
-        jobs = []
-        for r in rows:
-            it = self.queue.items[r]
-            if it.state == DONE:  # a dropped prediction is computed again by the export
-                jobs.append(ExportJob(r, it.path, it.prediction, self.T_of(it), it.source))
-        if not jobs:
-            self.message.emit("Nothing to export yet: no image has been colorized")
-            return None
-        opts = ExportOptions(out_dir=Path(out_dir) if out_dir else None, **options)
-        done = [0]
-
-        def one(e: Exported) -> None:
-            done[0] += 1
-            self.message.emit(f"Exported {done[0]}/{len(jobs)}: {e.output or e.reason}")
-
-        # key None: a second export never supersedes the first, it runs after it on the export lane
-        return self.tasks.start(None, export_predictions, jobs, opts, self.colorizer, lane=EXPORT, on_yielded=one,
-                                on_returned=self._on_exported, on_error=self._on_worker_error)
-
-    def _on_exported(self, results) -> None:
-        ok = sum(1 for _, out, _ in results if out is not None)
-        bad = len(results) - ok
-        self.message.emit(f"Exported {ok} image(s)" + (f", {bad} failed" if bad else ""))
-        self.exported.emit(results)
+        """Write finished images (default: all) at their own T: see
+        :meth:`polychrome.gui.export.controller.ExportController.export`."""
+        return self.exporter.export(rows, out_dir, **options)
 
     # -- current image and temperature -----------------------------------------------------------
     @property
@@ -386,7 +335,7 @@ class ColorizeController(QObject):
         if item is not None and item.T is not None:
             return float(item.T)
         if self.start_T is not None:
-            return float(min(T_MAX, max(T_MIN, self.start_T)))
+            return clamp_T(self.start_T)
         return self.default_T
 
     @property
@@ -421,7 +370,7 @@ class ColorizeController(QObject):
     def set_T(self, T: float, exact: bool = False) -> None:  # noqa: N802
         """A new T for the current image: re-decode the cached logits (no inference)."""
         self.tasks.drop(DRAG)  # a drag's pending T is older than this one
-        T = float(min(T_MAX, max(T_MIN, T)))
+        T = clamp_T(T)
         it = self.current_item
         changed = it is not None and it.T != T
         if it is not None:
@@ -461,6 +410,52 @@ class ColorizeController(QObject):
     def _on_exact(self, rgb: Optional[np.ndarray]) -> None:
         if rgb is not None:
             self.preview_changed.emit(rgb)
+
+    # -- preferences ---------------------------------------------------------------------------------
+    def apply_preferences(self, model: Optional[str], provider: Optional[str], start_T: Optional[float]) -> None:  # noqa: N803
+        """The preferences dialog was accepted: a new model or provider opens the model again; a new start T
+        re-shows the current image (an untouched image starts at it)."""
+        self.start_T = start_T
+        provider_changed = (provider or None) != (self.provider or None)
+        current = str(self.model_path) if self.model_path else None
+        if provider_changed or (model and model != current):
+            self.provider = provider or None
+            self.switch_model(model or current)
+        else:
+            self.set_current(self.current)
+
+    # -- view coordinates ------------------------------------------------------------------------------
+    def _to_full_res(self, y: float, x: float, shown: Optional[Tuple[int, int]]) -> Optional[Tuple[float, float]]:
+        pred = self.prediction
+        if pred is None or shown is None:
+            return None
+        H, W = pred.shape
+        h, w = shown
+        return y * H / h, x * W / w
+
+    def hover_in_view(self, y: Optional[float], x: Optional[float], shown: Optional[Tuple[int, int]]) -> None:
+        """The cursor at (y, x) of a view showing the image at size ``shown`` (None: it left the image)."""
+        yx = None if y is None else self._to_full_res(y, x, shown)
+        self.set_hover(*(yx if yx else (None, None)))
+
+    def click_in_view(self, y: float, x: float, shown: Optional[Tuple[int, int]]) -> None:
+        """A click at (y, x) of a view: pins that pixel's distribution, or unpins on a second click."""
+        yx = self._to_full_res(y, x, shown)
+        if yx is None:
+            return
+        if self.pinned is not None:
+            self.pin(None, None)
+        else:
+            self.pin(*yx)
+
+    def pin_in_view(self, shown: Optional[Tuple[int, int]]) -> Optional[Tuple[float, float]]:
+        """The pinned pixel in the coordinates of a view showing the image at size ``shown``, or None."""
+        pred, pin = self.prediction, self.pinned
+        if pred is None or shown is None or pin is None:
+            return None
+        H, W = pred.shape
+        h, w = shown
+        return pin[0] * h / H, pin[1] * w / W
 
     # -- per-pixel distribution -------------------------------------------------------------------
     def set_hover(self, y: Optional[float], x: Optional[float]) -> None:

@@ -2,7 +2,6 @@
 
 from .distribution import DistributionDock
 from .image_view import ImageView
-from .queue_view import QueueView
 from .temperature import TemperatureSlider
 
-__all__ = ["DistributionDock", "ImageView", "QueueView", "TemperatureSlider"]
+__all__ = ["DistributionDock", "ImageView", "TemperatureSlider"]

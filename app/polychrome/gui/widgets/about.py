@@ -63,7 +63,7 @@ def model_markdown(manifest, model_path: Optional[Path]) -> str:
 
 class AboutDialog(QDialog):
     def __init__(self, version: str, manifest=None, model_path: Optional[Path] = None,
-                 parent: Optional[QWidget] = None) -> None:
+                 log_file: Optional[Path] = None, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About Polychrome")
         self.resize(720, 560)
@@ -76,7 +76,9 @@ class AboutDialog(QDialog):
             "quantised ab colours (Zhang, Isola & Efros, *Colorful Image Colorization*, ECCV 2016); the "
             "temperature T decides between the vivid mode (T → 0) and the muted mean (T = 1). Your scan's own "
             "full-resolution lightness is always kept.\n\n"
-            "Open source; the licence is in the LICENSE file shipped with the application.")
+            "Open source; the licence is in the LICENSE file shipped with the application."
+            + (f"\n\nLog file: `{log_file}`" if log_file is not None else ""))
+        self.about_text = about
         self.model_text = QTextBrowser()
         self.model_text.setOpenExternalLinks(True)
         self.model_text.setMarkdown(model_markdown(manifest, model_path))
