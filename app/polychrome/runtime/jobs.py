@@ -9,7 +9,8 @@ generator: it *yields* a typed partial result per file (:class:`QueueUpdate`, :c
 :func:`run_to_end` drives such a generator without a GUI.
 
 * :func:`colorize_queue` — read and colorize files one by one (the queue); the source's metadata (format, bit depth,
-  EXIF, ICC: :class:`SourceInfo`) comes back with each prediction, so an export never reads the file again;
+  EXIF, ICC: :class:`~polychrome.core.imageio.ImageInfo`) comes back with each prediction, so an export never
+  reads the file again;
 * :func:`render_exact` — the exact preview of a cached prediction at T (decoding only);
 * :func:`export_predictions` — write cached predictions at their own T with the export options;
 * :func:`sweep_temperatures` — measure a function of T over a list of temperatures;
@@ -48,37 +49,6 @@ def run_to_end(gen: Generator[Y, None, R], on_item: Optional[Callable[[Y], Any]]
             on_item(item)
 
 
-# -- the source's metadata -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """What an export needs to know about a source image besides its pixels (which the prediction holds).
-
-    Duck-types :class:`~polychrome.core.imageio.ImageData` for ``runtime.pipeline.target_bits`` and
-    ``output_icc``; :meth:`image` puts the pixels back for a writer that takes a whole read image.
-    """
-
-    path: Path
-    format: str
-    bit_depth: int
-    is_gray: bool
-    exif: Optional[bytes] = None
-    icc: Optional[bytes] = None
-    icc_colorspace: Optional[str] = None
-    has_alpha: bool = False
-
-    @classmethod
-    def of(cls, image: "imageio.ImageData", path: Path) -> "SourceInfo":
-        return cls(Path(path), image.format, int(image.bit_depth), bool(image.is_gray), image.exif, image.icc,
-                   image.icc_colorspace, bool(image.has_alpha))
-
-    def image(self, pixels: np.ndarray) -> "imageio.ImageData":
-        """An ImageData of ``pixels`` (the source's own, e.g. ``prediction.pixels``) with this metadata."""
-        return imageio.ImageData(pixels=pixels, bit_depth=self.bit_depth, is_gray=self.is_gray, format=self.format,
-                                 path=self.path, exif=self.exif, icc=self.icc, has_alpha=self.has_alpha)
-
-
 # -- the colorize queue ---------------------------------------------------------------------------
 
 
@@ -97,7 +67,7 @@ class QueueUpdate:
     state: str
     reason: str = ""
     prediction: Any = None  # runtime.colorizer.Prediction when done
-    source: Optional[SourceInfo] = None  # when done
+    source: Optional[imageio.ImageInfo] = None  # when done: the source's metadata (``ImageData.info``)
 
 
 def colorize_queue(
@@ -131,7 +101,7 @@ def colorize_queue(
             progress.step(1, str(job.path), row=job.row)
             continue
         finished.append((job.row, DONE))
-        yield QueueUpdate(job.row, DONE, prediction=pred, source=SourceInfo.of(image, job.path))
+        yield QueueUpdate(job.row, DONE, prediction=pred, source=image.info)
         progress.step(1, str(job.path), row=job.row)
     return finished
 
@@ -162,7 +132,7 @@ class ExportJob:
     path: Path  # the source image
     prediction: Any  # its cached runtime.colorizer.Prediction, or None: computed again
     T: float
-    source: Optional[SourceInfo] = None  # the source's metadata (kept from the queue); None: read from the file
+    source: Optional[imageio.ImageInfo] = None  # the source's metadata (kept from the queue); None: read the file
 
 
 @dataclass
@@ -174,29 +144,15 @@ class Exported:
     reason: str = ""
 
 
-def write_prediction(prediction: Any, source: SourceInfo, T: float, opts: Any) -> Path:
-    """Write one colorized output from a prediction and its source's metadata with the export options of
-    ``runtime.pipeline`` (format, bit depth, suffix, folder, quality, upsampling, gamut, EXIF and ICC kept)."""
-    from . import pipeline
-
-    target, fmt = pipeline.output_path(source.path, source.format, opts)
-    bits = pipeline.target_bits(source, opts, fmt)  # type: ignore[arg-type]  # SourceInfo duck-types ImageData
-    rgb = prediction.render(T, out_dtype=np.uint16 if bits == 16 else np.uint8, method=opts.upsample,
-                            max_side=opts.max_side, gamut_map=opts.gamut != "clip")
-    if not opts.overwrite:
-        target = imageio.unique_path(target)
-    return imageio.write_image(target, rgb, format=fmt, bit_depth=bits, quality=opts.quality, exif=source.exif,
-                               icc=pipeline.output_icc(source), overwrite=opts.overwrite,  # type: ignore[arg-type]
-                               protect=(source.path,))
-
-
 def export_predictions(
     progress: Progress, cancel: CancelToken, jobs: Sequence[ExportJob], opts: Any, colorizer: Any = None
 ) -> Generator[Exported, None, List[Tuple[int, Optional[Path], str]]]:
-    """Write each cached prediction at its own T with the export options of runtime.pipeline — no inference and
-    no reading, except for a job whose prediction was dropped (``prediction`` None), which is read and computed
+    """Write each cached prediction at its own T with :func:`polychrome.runtime.pipeline.write_prediction` (the one
+    write path the CLI uses too) — no inference and no reading, except for a job whose prediction was dropped (``prediction`` None), which is read and computed
     again with ``colorizer``. Yields an :class:`Exported` per file; returns ``[(row, output or None, reason)]``.
     """
+    from . import pipeline
+
     progress.set_total(len(jobs))
     out: List[Tuple[int, Optional[Path], str]] = []
     for job in jobs:
@@ -205,12 +161,12 @@ def export_predictions(
             pred, source = job.prediction, job.source
             if pred is None or source is None:
                 image = imageio.read_image(job.path, max_pixels=opts.max_pixels)
-                source = SourceInfo.of(image, job.path)
+                source = image.info
                 if pred is None:
                     if colorizer is None:
                         raise RuntimeError("no cached result and no model to compute it")
                     pred = colorizer.predict(image.pixels, progress=progress, name=str(job.path))
-            written = write_prediction(pred, source, job.T, opts)
+            written = pipeline.write_prediction(pred, source, opts, job.T)
             progress.check()
         except Cancelled:
             raise

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..core.errors import PolychromeError, user_message
-from ..core.progress import Cancelled, CancelToken, Progress
+from ..core.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
@@ -169,74 +168,19 @@ def evaluate_models(
     n_samples: int = 4,
     sample_side: int = 160,
 ) -> Dict[str, Any]:
-    """Score each model (label, .onnx path) on the colour photos ``files`` side by side at each T with
-    :func:`polychrome.runtime.pipeline.evaluate_image` (photo → gray with its own L* → colorize → metrics), plus
-    the gray input as the baseline.
+    """Score each model (label, .onnx path) on the colour photos ``files`` side by side at each T, plus the gray
+    input as the baseline, with the one evaluation routine the CLI and the model tools use
+    (:func:`polychrome.runtime.evaluation.evaluate_side_by_side`).
 
     Returns ``{"temperatures", "n", "models": {label: {T: mean metrics}}, "gray": mean metrics, "errors":
     [(file, reason)], "samples": [{"name", "gray", "truth", label: uint8 RGB at the model's default T}]}``.
     Reports one step per photo and model.
     """
-    import cv2
-    import numpy as np
+    from ..runtime.evaluation import evaluate_side_by_side
 
-    from ..core import imageio
-    from ..core.color import rgb_to_gray
-    from ..runtime.colorizer import Colorizer
-    from ..runtime.pipeline import EvalRow, evaluate_image, summarize
-
-    temps = [float(t) for t in temperatures]
-    colorizers = [(label, Colorizer(path)) for label, path in models]
-    rows: Dict[str, List[Any]] = {label: [] for label, _ in models}
-    gray_rows: List[Any] = []
-    errors: List[Tuple[str, str]] = []
-    samples: List[Dict[str, Any]] = []
-    progress.set_total(len(files) * max(1, len(colorizers)))
-    for f in files:
-        progress.check()
-        try:
-            image = imageio.read_image(f)
-            if image.is_gray:
-                raise PolychromeError("a grayscale photo cannot be scored")
-            rgb = image.pixels
-            sample: Optional[Dict[str, Any]] = None
-            if len(samples) < n_samples:
-                h, w = rgb.shape[:2]
-                s = min(1.0, sample_side / max(h, w))
-                size = (max(1, round(w * s)), max(1, round(h * s)))
-                small = rgb if s >= 1 else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-                if small.dtype == np.uint16:
-                    small = (small // 257).astype(np.uint8)
-                g = rgb_to_gray(small)
-                sample = {"name": Path(f).name, "truth": small, "gray": np.dstack([g] * 3)}
-            for label, col in colorizers:
-                per_T, base = evaluate_image(col, rgb, temps)
-                rows[label] += [EvalRow(Path(f), T, m) for T, m in per_T.items()]
-                if label == colorizers[0][0]:
-                    gray_rows.append(EvalRow(Path(f), 0.0, {**base, "baseline": 1.0}))
-                if sample is not None:
-                    pred = col.predict(rgb_to_gray(sample["truth"]))
-                    sample[label] = pred.render(col.default_T, out_dtype=np.uint8)
-                progress.step(1, f"{label}: {Path(f).name}", phase="evaluate")
-            if sample is not None:
-                samples.append(sample)
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad photo never stops the evaluation
-            errors.append((str(f), user_message(exc)))
-            progress.step(len(colorizers), f"{Path(f).name}: {user_message(exc)}", phase="evaluate")
-    out_models: Dict[str, Dict[float, Dict[str, float]]] = {}
-    for label, _ in models:
-        out_models[label] = {d["T"]: {k: v for k, v in d.items() if k not in ("T", "n")} for d in summarize(rows[label])}
-    gray = summarize(gray_rows)
-    return {
-        "temperatures": temps,
-        "n": len(files) - len(errors),
-        "models": out_models,
-        "gray": {k: v for k, v in gray[0].items() if k not in ("T", "n")} if gray else {},
-        "errors": errors,
-        "samples": samples,
-    }
+    progress.check()
+    return evaluate_side_by_side(progress, models, files, temperatures, n_samples=n_samples,
+                                 sample_side=sample_side)
 
 
 def publish_trained_model(

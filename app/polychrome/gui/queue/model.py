@@ -29,7 +29,7 @@ class QueueItem:
     reason: str = ""
     prediction: Any = None  # runtime.colorizer.Prediction once done
     T: Optional[float] = None  # None: the model's default
-    source: Any = None  # runtime.jobs.SourceInfo (format, bit depth, EXIF, ICC) once read: exports never re-read
+    source: Any = None  # core.imageio.ImageInfo (format, bit depth, EXIF, ICC) once read: exports never re-read
 
     @property
     def label(self) -> str:
