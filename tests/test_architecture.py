@@ -126,3 +126,29 @@ def test_importing_lower_layers_loads_no_forbidden_package():
                          env={**__import__("os").environ, "PYTHONPATH": env_path})
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def gui_model_modules():
+    """The Qt-free models of the GUI's feature folders (``gui/<feature>/model.py``)."""
+    return sorted((PKG / "gui").glob("*/model.py"))
+
+
+def test_the_gui_feature_models_import_no_qt():
+    """A GUI feature's model is plain Python: no Qt, statically (every import) and when imported."""
+    models = gui_model_modules()
+    assert {p.parent.name for p in models} >= {"queue", "compare", "ab", "export", "wizard"}
+    bad = []
+    for f in models:
+        for n, m in imports_of(f):
+            top = m.split(".")[0]
+            # no Qt and no torch; of the GUI only other models (a controller or a view would bring Qt)
+            if top in QT or top == "torch" or (m.startswith("polychrome.gui.") and not m.endswith(".model")):
+                bad.append(f"{f.relative_to(PKG.parent)}:{n} imports {m}")
+    assert not bad, "Qt in a GUI model:\n" + "\n".join(bad)
+    names = ", ".join("polychrome.gui." + p.parent.name + ".model" for p in models)
+    code = (f"import sys, importlib\nfor m in '{names}'.split(', '): importlib.import_module(m)\n"
+            "bad = {'PySide6', 'pyqtgraph', 'torch'} & set(sys.modules)\nassert not bad, bad\nprint('ok')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "PYTHONPATH": str(PKG.parent)})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
