@@ -435,7 +435,7 @@ def test_cancel_saves_a_checkpoint_and_writes_no_model(photos, tmp_path):
     assert not list((tmp_path / "ckpt").glob("*.tmp"))
 
     # the command line picks the run up again and finishes it (the checkpoint's settings win)
-    from polychrome.training.cli import main
+    from polychrome.cli.train import main
 
     assert main(["train", "--resume", str(tmp_path / "ckpt"), "-q"]) == 0
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["tiny.onnx"]
@@ -573,7 +573,7 @@ def test_regression_baseline_exports_as_logits(photos, tmp_path):
 def test_cli_parser_module_does_not_import_torch():
     code = (
         "import sys, argparse\n"
-        "import polychrome.training, polychrome.training.cli as c\n"
+        "import polychrome.training, polychrome.cli.train as c\n"
         "p = argparse.ArgumentParser(); s = p.add_subparsers(dest='command'); c.add_parser(s)\n"
         "a = p.parse_args(['train', 'photos', '--out', 'x', '--epochs', '3', '--loss', 'l2', '--freeze-encoder'])\n"
         "assert a.name == 'x' and a.epochs == 3 and a.loss == 'l2' and a.freeze_encoder\n"
@@ -587,7 +587,7 @@ def test_cli_parser_module_does_not_import_torch():
 
 
 def test_cli_train_end_to_end(photos, tmp_path, _isolated_user_models):
-    from polychrome.training.cli import main
+    from polychrome.cli.train import main
 
     out = tmp_path / "cli.onnx"
     rc = main([

@@ -43,7 +43,7 @@ def exported(tmp_path_factory, photos) -> Path:
 def test_step_hook_runs_at_every_step_boundary_and_its_time_is_not_in_the_eta(photos, tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from polychrome.training import loop
+    from polychrome.training import loop, trainer
 
     clock = SimpleNamespace(t=0.0)
 
@@ -51,7 +51,7 @@ def test_step_hook_runs_at_every_step_boundary_and_its_time_is_not_in_the_eta(ph
         clock.t += 0.001
         return clock.t
 
-    monkeypatch.setattr(loop, "time", SimpleNamespace(monotonic=monotonic))
+    monkeypatch.setattr(trainer, "time", SimpleNamespace(monotonic=monotonic))
     seen, etas = [], {}
 
     def hook(tr):
@@ -113,7 +113,7 @@ def test_use_scan_trains_on_the_same_split_without_scanning_again(photos, tmp_pa
 
 
 def test_color_statistics_are_what_the_trainer_uses(photos, tmp_path, exported, monkeypatch):
-    from polychrome.training import loop
+    from polychrome.training import loop, statistics
     from polychrome.training.export import load_base_model
 
     cfg = _config(photos, tmp_path, bins="data", bins_min_count=3)
@@ -137,7 +137,7 @@ def test_color_statistics_are_what_the_trainer_uses(photos, tmp_path, exported, 
     assert s3.prior_source == "data" and np.allclose(s3.prior, s2.data_prior)
 
     # handed to a trainer, nothing is sampled again
-    monkeypatch.setattr(loop, "sample_ab", lambda *a, **k: pytest.fail("sampled again"))
+    monkeypatch.setattr(statistics, "sample_ab", lambda *a, **k: pytest.fail("sampled again"))
     t2 = loop.Trainer(_config(photos, tmp_path, bins="data", bins_min_count=3))
     t2.use_color_statistics(stats)
     t2.prepare()

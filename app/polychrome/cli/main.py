@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--provider")
     s.add_argument("--out", help="also write the colorized sample here")
 
-    from ..training import cli as train_cli  # the parser only: torch is imported when the command runs
     from . import model as model_cli
+    from . import train as train_cli  # the parser only: torch is imported when the command runs
 
     train_cli.add_parser(sub)
     model_cli.add_parser(sub)
@@ -121,7 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             return model_cli.run(args)
         if args.command == "train":
-            from ..training import cli as train_cli
+            from . import train as train_cli
 
             return train_cli.run(args)
     except PolychromeError as exc:  # a ModelError too: the message names the model and the reason

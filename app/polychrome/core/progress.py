@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 
 class Cancelled(Exception):
@@ -45,7 +45,7 @@ class ProgressEvent:
     done: float
     total: Optional[float]
     message: str = ""
-    data: dict = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)  # keyword data, or a typed event (read-only mapping)
     elapsed: float = 0.0
 
     @property
@@ -114,11 +114,21 @@ class Progress:
         """Send a message or data without advancing (does not raise)."""
         self._emit(message, data)
 
-    def _emit(self, message: str, data: dict) -> None:
+    def report_event(self, message: str, event: Mapping[str, Any]) -> None:
+        """Send a typed event (a read-only mapping, e.g. a training event dataclass) as the data, without
+        advancing (does not raise)."""
+        self._emit(message, event)
+
+    def step_event(self, n: float, message: str, event: Mapping[str, Any]) -> None:
+        """Advance by ``n`` and send a typed event as the data, then raise if cancelled."""
+        self.done += n
+        self._emit(message, event)
+        self.check()
+
+    def _emit(self, message: str, data: Mapping[str, Any]) -> None:
         if self.callback is not None:
-            self.callback(
-                ProgressEvent(self.done, self.total, message, dict(data), time.monotonic() - self._t0)
-            )
+            payload = dict(data) if isinstance(data, dict) else data  # keyword data is copied; events are immutable
+            self.callback(ProgressEvent(self.done, self.total, message, payload, time.monotonic() - self._t0))
 
 
 def format_duration(seconds: Optional[float]) -> str:

@@ -1,13 +1,16 @@
 """Training (PyTorch): the network, data pipeline, losses, training loop, ONNX export and the ``train`` command.
 
 Layering: this package may import torch, numpy, cv2, :mod:`polychrome.core` and :mod:`polychrome.runtime`; it
-never imports Qt or the cli/gui layers. Importing the package itself (and :mod:`polychrome.training.cli`) does not
-import torch; the submodules ``network``, ``data``, ``loss``, ``loop`` and ``export`` do.
+never imports Qt or the cli/gui layers. Importing the package itself (and :mod:`.events`, :mod:`.jobs`) does not
+import torch; the submodules ``network``, ``data``, ``loss``, ``config``, ``trainer`` ... and ``export`` do.
 
 Modules: :mod:`.network` (EfficientNet-Lite0 encoder, ColorizationNet), :mod:`.data` (folder scan, split,
 dataset, degradations), :mod:`.loss` (soft-encoded rebalanced cross-entropy, regression baselines),
-:mod:`.loop` (TrainConfig, Trainer, recalibrate_bn), :mod:`.export` (export_onnx, load_base_model),
-:mod:`.cli` (``polychrome train``), :mod:`.publish` (naming, model card and installation of a trained model).
+:mod:`.config` (TrainConfig), :mod:`.checkpoint`, :mod:`.statistics` (split, colour statistics), :mod:`.state`
+(model, optimizer, datasets), :mod:`.trainer` (Trainer: train_one_epoch, validate), :mod:`.estimate`, :mod:`.events`
+(typed progress events), :mod:`.loop` (the old names, re-exported), :mod:`.export` (export_onnx, load_base_model),
+:mod:`.model_files` (average, stamp), :mod:`.publish` (naming, model card and installation of a trained model).
+The ``polychrome train`` command is :mod:`polychrome.cli.train`.
 
 :func:`missing_dependencies` tells a front end, without importing anything heavy for good, whether training can
 run here at all; :data:`INSTALL_HINT` says how to get what is missing.

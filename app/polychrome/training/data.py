@@ -23,6 +23,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 import cv2
 import numpy as np
 
+from ..core import imageio
 from ..core.color import NEAR_GRAY_CHROMA, mean_chroma, srgb_to_lab
 from ..core.errors import ImageReadError
 from ..core.hints import sample_hints as core_sample_hints
@@ -30,50 +31,27 @@ from ..core.pixels import fit_max_side
 from ..core.progress import Progress, ensure_progress
 from .network import L_OFFSET, L_SCALE
 
-try:  # the shared reader (EXIF orientation, 16-bit, CMYK, decompression-bomb guard ...)
-    from ..core import imageio as _imageio
-except ImportError:  # pragma: no cover - only while core.imageio is being written
-    _imageio = None
-
-FALLBACK_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 DEFAULT_MIN_SIDE = 64
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Reading (one small seam, so a different reader can be swapped in)
+# Reading: the shared reader (EXIF orientation, 16-bit, CMYK, decompression-bomb guard ...)
 # ---------------------------------------------------------------------------------------------------------------
 
 
 def is_supported(path: Union[str, Path]) -> bool:
-    if _imageio is not None:
-        return _imageio.is_supported(path)
-    return Path(path).suffix.lower() in FALLBACK_EXTENSIONS
+    return imageio.is_supported(path)
 
 
 def probe_size(path: Union[str, Path]) -> Tuple[int, int]:
-    """(width, height) from the header when possible; raises ImageReadError."""
-    if _imageio is not None:
-        w, h, _ = _imageio.probe_image(path)
-        return int(w), int(h)
-    px = read_pixels(path)
-    return px.shape[1], px.shape[0]
+    """(width, height) from the header; raises ImageReadError."""
+    w, h, _ = imageio.probe_image(path)
+    return int(w), int(h)
 
 
 def read_pixels(path: Union[str, Path]) -> np.ndarray:
     """Upright pixels, gray (H, W) or RGB (H, W, 3), uint8 or uint16; raises ImageReadError."""
-    if _imageio is not None:
-        return _imageio.read_image(path, min_side=1).pixels
-    data = np.fromfile(str(path), dtype=np.uint8)
-    if data.size == 0:
-        raise ImageReadError(path, "file is empty (0 bytes)")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
-    if img is None:
-        raise ImageReadError(path, "not an image, or the file is truncated or corrupt")
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = img[..., :3]
-    if img.ndim == 3:
-        img = np.ascontiguousarray(img[..., ::-1])
-    return img
+    return imageio.read_image(path, min_side=1).pixels
 
 
 def to_rgb_float(pixels: np.ndarray) -> np.ndarray:

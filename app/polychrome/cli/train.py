@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from ..core.decode import DEFAULT_T
-from ..core.progress import format_duration
+from ..core.progress import ProgressEvent, format_duration
+from ..training.events import PhaseEvent, ScanEvent, TrainingEvent, TrainStepEvent, ValEvent
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -113,6 +114,7 @@ def _err(msg: str) -> None:
     print(f"polychrome train: {msg}", file=sys.stderr)
 
 
+NOTICE_PHASES = ("prepare", "start", "export", "recalibrate", "cancelled", "done")
 
 
 class _Printer:
@@ -127,45 +129,45 @@ class _Printer:
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def __call__(self, ev) -> None:
+    def __call__(self, ev: ProgressEvent) -> None:
         d = ev.data
-        phase = d.get("phase")
-        if phase == "train":
-            now = time.monotonic()
-            last_step = d.get("step") == d.get("total_steps")
-            if self.quiet or (now - self._last < self.interval and not last_step):
-                return
-            self._last = now
-            lr = d.get("lr")
-            ips = d.get("images_per_s")
-            tl = d.get("train_loss")
-            self._print(
-                f"epoch {d.get('epoch')}/{d.get('epochs')}  step {d.get('step')}/{d.get('total_steps')}  "
-                f"loss {d.get('loss', float('nan')):.4f}  (epoch mean {tl if tl is None else f'{tl:.4f}'})  "
-                f"lr {lr:.2e}  {'' if ips is None else f'{ips:.1f} img/s  '}ETA {format_duration(d.get('eta_s'))}"
+        if isinstance(d, TrainStepEvent):
+            self._train(d)
+        elif isinstance(d, ValEvent):
+            self._val(d)
+        elif isinstance(d, ScanEvent) or (isinstance(d, PhaseEvent) and d.phase == "scan"):
+            self._print(ev.message)  # not the per-file events of the scan itself
+        elif isinstance(d, TrainingEvent) and d.phase in NOTICE_PHASES and ev.message:
+            self._print(ev.message)
+
+    def _train(self, d: TrainStepEvent) -> None:
+        now = time.monotonic()
+        last_step = d.step == d.total_steps
+        if self.quiet or (now - self._last < self.interval and not last_step):
+            return
+        self._last = now
+        tl, ips = d.train_loss, d.images_per_s
+        self._print(
+            f"epoch {d.epoch}/{d.epochs}  step {d.step}/{d.total_steps}  "
+            f"loss {d.loss:.4f}  (epoch mean {tl if tl is None else f'{tl:.4f}'})  "
+            f"lr {d.lr:.2e}  {'' if ips is None else f'{ips:.1f} img/s  '}ETA {format_duration(d.eta_s)}"
+        )
+
+    def _val(self, d: ValEvent) -> None:
+        m = d.metrics or {}
+        parts = [f"{'final ' if d.final else ''}validation after epoch {d.epoch}: loss {d.val_loss:.4f}"]
+        if m:
+            parts.append(
+                f"PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.3f}  AuC {m['auc']:.3f}  ΔE00 {m['delta_e']:.2f}  "
+                f"colourfulness {m['colorfulness']:.1f} vs photos {m['colorfulness_gt']:.1f}"
             )
-        elif phase == "val":
-            m = d.get("metrics") or {}
-            parts = [f"{'final ' if d.get('final') else ''}validation after epoch {d.get('epoch')}: "
-                     f"loss {d.get('val_loss', float('nan')):.4f}"]
-            if m:
-                parts.append(
-                    f"PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.3f}  AuC {m['auc']:.3f}  ΔE00 {m['delta_e']:.2f}  "
-                    f"colourfulness {m['colorfulness']:.1f} vs photos {m['colorfulness_gt']:.1f}"
-                )
-            self._print("  ".join(parts))
-            if d.get("warning"):
-                self._print(f"warning: {d['warning']}")
-        elif phase == "scan":
-            if "counts" in d or ev.message == "scanning photos":  # not the per-file events
-                self._print(ev.message)
-        elif phase in ("prepare", "start", "export", "recalibrate", "cancelled", "done"):
-            if ev.message:
-                self._print(ev.message)
+        self._print("  ".join(parts))
+        if d.warning:
+            self._print(f"warning: {d.warning}")
 
 
 def _config_from_args(args):
-    from .loop import TrainConfig
+    from ..training.config import TrainConfig
 
     return TrainConfig(
         data=[str(p) for p in args.data],
@@ -226,9 +228,9 @@ def run(args) -> int:
     if args.val_fraction < 0 or args.val_fraction >= 1:
         _err("--val-fraction must lie in [0, 1)")
         return EXIT_USAGE
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    from ..training import missing_dependencies
+
+    if "torch" in missing_dependencies():  # imports torch here: the training layer's own check
         if getattr(sys, "frozen", False):  # an installed app bundle: pip cannot add packages to it
             _err("This Polychrome build has no training support (PyTorch is not inside it, to keep it small).\n"
                  "Install the training build of Polychrome (built with packaging/build.py --with-training), or\n"
@@ -242,8 +244,8 @@ def run(args) -> int:
         return EXIT_USAGE
 
     from ..core.errors import PolychromeError
-    from ..core.progress import CancelToken, Cancelled, Progress
-    from .loop import Trainer
+    from ..core.progress import Cancelled, CancelToken, Progress
+    from ..training.trainer import Trainer
 
     config = _config_from_args(args)
     if args.base:
@@ -310,7 +312,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """Stand-alone entry (``python -m polychrome.training.cli``) until the main CLI wires ``train`` in."""
+    """Stand-alone entry (``polychrome.cli.train.main``): only the ``train`` command."""
     parser = argparse.ArgumentParser(prog="polychrome")
     sub = parser.add_subparsers(dest="command")
     add_parser(sub)
