@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class ABBins:
         name: str = "data",
     ) -> "ABBins":
         """Cells occupied by at least ``min_count`` of the given ab samples ((..., 2) arrays)."""
-        counts: dict = {}
+        counts: Dict[Tuple[int, int], int] = {}
         arrays = [ab] if isinstance(ab, np.ndarray) else ab
         for arr in arrays:
             cells = np.round(np.asarray(arr, dtype=np.float32).reshape(-1, 2) / grid).astype(np.int64)
@@ -159,14 +159,14 @@ class ABBins:
         return np.bincount(self.nearest(ab).ravel(), minlength=self.Q).astype(np.float64)
 
     # -- persistence --------------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         return {"grid": self.grid, "name": self.name, "centers": self.centers.round(3).tolist()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ABBins":
+    def from_dict(cls, d: Dict[str, Any]) -> "ABBins":
         if "centers" not in d:
             raise ValueError("bin table has no 'centers'")
         return cls(np.asarray(d["centers"], dtype=np.float32), grid=float(d.get("grid", 10.0)), name=d.get("name", "custom"))
@@ -183,7 +183,7 @@ class ABBins:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-_IN_GAMUT: dict = {}
+_IN_GAMUT: Dict[float, ABBins] = {}
 
 
 def in_gamut_bins(grid: float = 10.0) -> ABBins:

@@ -8,7 +8,10 @@ live in :mod:`polychrome.core.merge`.
 
 from __future__ import annotations
 
+from typing import Dict
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .pixels import fit_max_side
 
@@ -119,10 +122,10 @@ def lightness_to_gray(L: np.ndarray) -> np.ndarray:
     return np.clip(linear_to_srgb(y), 0.0, 1.0)
 
 
-_LUTS: dict = {}
+_LUTS: Dict[str, np.ndarray] = {}
 
 
-def _lightness_lut(dtype) -> np.ndarray:
+def _lightness_lut(dtype: DTypeLike) -> np.ndarray:
     key = np.dtype(dtype).str
     lut = _LUTS.get(key)
     if lut is None:

@@ -7,7 +7,7 @@ T → 0 gives the mode, T = 1 the mean of the distribution; ``T = 0`` is accepte
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -53,7 +53,7 @@ class LogitsDecoder:
         self.zmax = self.z.max(axis=-1, keepdims=True)
         self.z -= self.zmax  # every later softmax starts from max = 0
         self.centers = centers
-        self._mode_idx = None
+        self._mode_idx: Optional[np.ndarray] = None
         # [a, b, 1] per bin: one product gives the weighted sums and the normaliser of the annealed mean together
         self._centers1 = np.concatenate([centers, np.ones((len(centers), 1), np.float32)], axis=1)
 

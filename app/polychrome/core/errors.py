@@ -10,7 +10,7 @@ class PolychromeError(Exception):
 class ImageReadError(PolychromeError):
     """An input image could not be read (missing, empty, truncated, not an image, too large, too small)."""
 
-    def __init__(self, path, reason: str):
+    def __init__(self, path: object, reason: str):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
@@ -19,7 +19,7 @@ class ImageReadError(PolychromeError):
 class ImageWriteError(PolychromeError):
     """An output image could not be written."""
 
-    def __init__(self, path, reason: str):
+    def __init__(self, path: object, reason: str):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")

@@ -173,5 +173,8 @@ def atomic_write(
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, overwrite: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename); errors become ImageWriteError."""
-    return atomic_write(path, lambda f: f.write(data), overwrite)
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return atomic_write(path, write, overwrite)
 

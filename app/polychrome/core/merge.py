@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import cv2
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .color import _XYZN2RGB, _lightness_lut, gray_to_lightness, srgb_to_lab
 
@@ -41,7 +42,7 @@ def lightness(pixels: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected a gray (H, W) or RGB (H, W, 3) image, got shape {pixels.shape}")
 
 
-def _rows(fn, height: int, dtype, width: int) -> np.ndarray:
+def _rows(fn: Callable[[int, int], np.ndarray], height: int, dtype: DTypeLike, width: int) -> np.ndarray:
     out = np.empty((height, width), dtype=dtype)
     step = 256
     for y in range(0, height, step):
@@ -143,7 +144,7 @@ class _LSource:
 def merge_lab(
     L: np.ndarray,
     ab_fixed: np.ndarray,
-    out_dtype=np.uint8,
+    out_dtype: DTypeLike = np.uint8,
     threads: int = 2,
     gamut_map: bool = True,
 ) -> np.ndarray:
@@ -154,7 +155,7 @@ def merge_lab(
 def merge_full_resolution(
     pixels: np.ndarray,
     ab: np.ndarray,
-    out_dtype=None,
+    out_dtype: Optional[DTypeLike] = None,
     method: str = "bicubic",
     threads: int = 2,
     gamut_map: bool = True,
@@ -264,7 +265,14 @@ def _map_into_gamut(lab: np.ndarray, rgb: np.ndarray) -> None:
 
 # -- strips ------------------------------------------------------------------------------------------------------
 
-def _merge(L_rows, shape, ab_fixed: np.ndarray, out_dtype, threads: int, gamut_map: bool = True) -> np.ndarray:
+def _merge(
+    L_rows: Callable[[int, int], np.ndarray],
+    shape: Tuple[int, ...],
+    ab_fixed: np.ndarray,
+    out_dtype: DTypeLike,
+    threads: int,
+    gamut_map: bool = True,
+) -> np.ndarray:
     H, W = int(shape[0]), int(shape[1])
     out_dtype = np.dtype(out_dtype)
     if out_dtype not in (np.uint8, np.uint16, np.float32):
@@ -303,7 +311,7 @@ _STRIP_SAVED_THREADS = 0
 _STRIP_LOCK = threading.Lock()
 
 
-def _run_strips(work, H: int, threads: int) -> None:
+def _run_strips(work: Callable[[int], None], H: int, threads: int) -> None:
     starts = range(0, H, STRIP_ROWS)
     if threads > 1 and H >= 4 * STRIP_ROWS:
         # cv2 releases the GIL inside each call, so strips run in parallel; cv2's own threads would only compete.

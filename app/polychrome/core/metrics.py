@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .color import srgb_to_lab
 
@@ -219,7 +220,7 @@ def _sin32(x: np.ndarray) -> np.ndarray:
     return np.sin(x.astype(np.float32)).astype(np.float64)
 
 
-def _cos_sin32(x: np.ndarray):
+def _cos_sin32(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """(cos x, sin x) for x in radians on [0, 2 pi), through float32 with the argument's rounding corrected.
 
     x = hi + lo with hi = float32(x); cos x = cos hi - lo sin hi and sin x = sin hi + lo cos hi to first order
@@ -385,7 +386,7 @@ def auc_thresholds(max_threshold: float = 150.0, step: float = 1.0) -> np.ndarra
     return step * np.arange(n + 1, dtype=np.float64)
 
 
-def ab_error_curve(pred_ab: np.ndarray, target_ab: np.ndarray, thresholds) -> np.ndarray:
+def ab_error_curve(pred_ab: np.ndarray, target_ab: np.ndarray, thresholds: ArrayLike) -> np.ndarray:
     """Fraction of pixels whose Euclidean ab error is <= each threshold (float64, same length as ``thresholds``).
 
     ``pred_ab`` and ``target_ab`` are ``(..., 2)`` arrays of (a*, b*) of equal shape. Pixels whose error is NaN

@@ -15,6 +15,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..core.decode import LogitsDecoder, softmax_t
 from ..core.errors import ImageReadError
@@ -185,7 +186,7 @@ class Prediction:
     def render(
         self,
         T: float,
-        out_dtype=None,
+        out_dtype: Optional[DTypeLike] = None,
         method: str = "bicubic",
         max_side: Optional[int] = None,
         gamut_map: bool = True,

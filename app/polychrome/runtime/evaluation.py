@@ -222,11 +222,12 @@ def score_photo(
     for model in models:
         pred = model.colorizer.predict(gray, name=name)
         for variant in model.variants:
+            T = model.default_T if variant.T is None else variant.T
             if variant.hints:  # steered by hints taken from the ground truth
                 hints = truth_hints(model.colorizer, rgb, variant.hints, Path(name).name)
-                col = model.colorizer.predict(gray, hints=hints).render(variant.T, out_dtype=rgb.dtype)
+                col = model.colorizer.predict(gray, hints=hints).render(T, out_dtype=rgb.dtype)
             else:
-                col = pred.render(variant.T, out_dtype=rgb.dtype)
+                col = pred.render(T, out_dtype=rgb.dtype)
             score.metrics[variant.key] = compute_all(col, rgb).to_dict()
             if keep_renders and variant.is_default:
                 score.renders[model.name] = col

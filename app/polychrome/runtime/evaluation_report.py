@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -159,7 +159,7 @@ def render_markdown(
         f"**{verdict_line(checks)}**",
     ]
     for group, table in summary.items():
-        n = next(iter(table.values()))["n"]
+        n = int(next(iter(table.values()))["n"])
         lines += ["", f"## {group_title(group, groups[group], n)}", "", markdown_table(table, variants)]
     return "\n".join(lines) + "\n"
 
@@ -178,7 +178,7 @@ def dump_json(report: Dict[str, object], one_line_lists: Tuple[str, ...] = ("ima
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
-def sweep_table(result: Dict[str, object]) -> str:
+def sweep_table(result: Dict[str, Any]) -> str:
     lines = ["| T | CF / gt | CF | PSNR (dB) | PSNR − gray (dB) |", "|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         mark = " ←" if r["T"] == result["best_T"] else ""
@@ -223,7 +223,9 @@ def _ascii(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 
 
-def put_text(img: np.ndarray, text: str, x: int, y: int, max_width: int, scale: float = 0.55, center: bool = False):
+def put_text(
+    img: np.ndarray, text: str, x: int, y: int, max_width: int, scale: float = 0.55, center: bool = False
+) -> None:
     """Draw one line of text with its baseline at y, shrunk until it fits ``max_width``."""
     text = _ascii(text)
     thickness = 1

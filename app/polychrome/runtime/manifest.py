@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ..core.bins import ABBins
 from ..core.decode import MAX_T
@@ -55,7 +55,7 @@ class ModelManifest:
     description: str = ""
     training: Dict[str, Any] = field(default_factory=dict)
     path: Optional[Path] = None
-    fixed_hw: Optional[tuple] = None  # (H, W) when the model's input has fixed spatial dims
+    fixed_hw: Optional[Tuple[int, int]] = None  # (H, W) when the model's input has fixed spatial dims
     hints: bool = False  # the model takes hint_ab / hint_mask
 
     @property

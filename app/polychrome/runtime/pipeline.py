@@ -11,7 +11,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -201,7 +201,7 @@ def run_batch(
     files: Sequence[Path],
     opts: ExportOptions,
     progress: Optional[Progress] = None,
-    on_result=None,
+    on_result: Optional[Callable[[FileResult], None]] = None,
 ) -> BatchResult:
     """Colorize many files; each failure is recorded and the batch goes on. Cancel stops between files."""
     progress = ensure_progress(progress)
@@ -274,13 +274,13 @@ def _variant_T(model: EvalModel, key: str) -> float:
     return next(float(v.T or 0.0) for v in model.variants if v.key == key)
 
 
-def summarize(rows: Sequence[EvalRow]) -> List[Dict[str, float]]:
+def summarize(rows: Sequence[EvalRow]) -> List[Dict[str, Any]]:
     """Mean of every metric per T (the gray baseline as T = 'gray')."""
-    groups: Dict[object, List[Dict[str, float]]] = {}
+    groups: Dict[Union[str, float], List[Dict[str, float]]] = {}
     for r in rows:
-        key = "gray" if r.metrics.get("baseline") else r.T
+        key: Union[str, float] = "gray" if r.metrics.get("baseline") else r.T
         groups.setdefault(key, []).append(r.metrics)
-    out = []
+    out: List[Dict[str, Any]] = []
     for key, ms in groups.items():
         keys = [k for k in ms[0] if k != "baseline"]
         mean = {k: float(np.nanmean([m[k] for m in ms if np.isfinite(m.get(k, np.nan))] or [np.nan])) for k in keys}

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import platformdirs
 
@@ -60,8 +60,8 @@ def shipped_model_dirs() -> List[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
-def search_dirs() -> List[tuple]:
-    out = []
+def search_dirs() -> List[Tuple[Path, str]]:
+    out: List[Tuple[Path, str]] = []
     for p in filter(None, os.environ.get("POLYCHROME_MODEL_PATH", "").split(os.pathsep)):
         out.append((Path(p), "path"))
     out.append((user_models_dir(), "user"))

@@ -14,7 +14,7 @@ from . import providers as prov
 from .manifest import HINT_AB_NAME, HINT_MASK_NAME, INPUT_NAME, OUTPUT_NAME, ModelManifest
 
 
-def _dim(d) -> Optional[int]:
+def _dim(d: object) -> Optional[int]:
     return d if isinstance(d, int) and d > 0 else None
 
 
@@ -52,7 +52,7 @@ def check_contract(session: ort.InferenceSession, manifest: ModelManifest, path:
     h, w = _dim(i.shape[2]), _dim(i.shape[3])
     if (h is None) != (w is None):
         raise ModelError(f"{path}: input height and width must be both fixed or both dynamic, got {i.shape}")
-    if h is not None:
+    if h is not None and w is not None:
         if h % manifest.stride or w % manifest.stride:
             raise ModelError(f"{path}: fixed input {h}×{w} is not a multiple of the stride {manifest.stride}")
         return (h, w)
@@ -175,7 +175,7 @@ class ModelSession:
         return out
 
 
-_CACHE: Dict[tuple, ModelSession] = {}
+_CACHE: Dict[Tuple[object, ...], ModelSession] = {}
 _CACHE_LOCK = threading.Lock()
 
 

@@ -470,7 +470,7 @@ def _decode_tiff_cv2(path: Path) -> Decoded:
     # OpenCV's TIFF decoder may apply the orientation tag itself (whatever the flags), so hand it a copy whose
     # orientation says 1; the caller applies the real one like for every other decoder.
     data = bytearray(path.read_bytes())
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
+    if bytes(data[:4]) in (b"II*\x00", b"MM\x00*"):
         patch_orientation_1(data)
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     del data
