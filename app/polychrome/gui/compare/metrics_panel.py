@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.decode import DEFAULT_T, MAX_T, MIN_T
 from ...core.metrics import METRIC_INFO
 from .model import format_metric
 
@@ -88,7 +89,7 @@ class MetricsPanel(QWidget):
                                                                                   style=Qt.PenStyle.DashLine))
         self.baseline_line.hide()
         self.current_point = pg.ScatterPlotItem(size=10, pen=pg.mkPen("w", width=1), brush=pg.mkBrush("#e53935"))
-        self.t_marker = pg.InfiniteLine(pos=0.38, angle=90, movable=True, bounds=(0.01, 1.0),
+        self.t_marker = pg.InfiniteLine(pos=DEFAULT_T, angle=90, movable=True, bounds=(MIN_T, MAX_T),
                                         pen=pg.mkPen("#e53935", width=2), hoverPen=pg.mkPen("#ff8a80", width=3))
         for it in (self.curve, self.baseline_line, self.current_point, self.t_marker):
             self.plot.addItem(it)

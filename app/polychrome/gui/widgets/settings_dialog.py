@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.decode import DEFAULT_T, MAX_T, MIN_T
+
 AUTO = ""
 
 
@@ -33,7 +35,7 @@ class SettingsDialog(QDialog):
         model: Optional[str] = None,
         provider: Optional[str] = None,
         start_T: Optional[float] = None,  # noqa: N803
-        model_default_T: float = 0.38,  # noqa: N803
+        model_default_T: float = DEFAULT_T,  # noqa: N803
         provider_status: str = "",
         parent: Optional[QWidget] = None,
     ) -> None:
@@ -65,7 +67,7 @@ class SettingsDialog(QDialog):
         group.addButton(self.t_default)
         group.addButton(self.t_fixed)
         self.t_spin = QDoubleSpinBox()
-        self.t_spin.setRange(0.01, 1.0)
+        self.t_spin.setRange(MIN_T, MAX_T)
         self.t_spin.setDecimals(2)
         self.t_spin.setSingleStep(0.02)
         self.t_spin.setValue(model_default_T if start_T is None else float(start_T))

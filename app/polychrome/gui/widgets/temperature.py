@@ -11,7 +11,8 @@ from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QStyle, QStyleOptionSlider, QWidget
 
-from ...core.decode import MAX_T as T_MAX, MIN_T as T_MIN  # noqa: E402 - the one home of the T range
+from ...core.decode import DEFAULT_T, MAX_T as T_MAX, MIN_T as T_MIN  # the one home of T's default and range
+
 STEPS = 1000
 
 
@@ -60,7 +61,7 @@ class TemperatureSlider(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.default_T = 0.38
+        self.default_T = DEFAULT_T
         self.slider = _MarkedSlider()
         self.slider.setRange(0, STEPS)
         self.slider.setSingleStep(5)
