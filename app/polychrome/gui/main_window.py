@@ -184,9 +184,9 @@ class MainWindow(QMainWindow):
         self.reset_T_action = QAction("&Reset Temperature", self, shortcut=QKeySequence("Ctrl+0"))
         self.reset_T_action.triggered.connect(self.slider.reset)
         self.warmer_action = QAction("More &Vivid (lower T)", self, shortcut=QKeySequence("Ctrl+["))
-        self.warmer_action.triggered.connect(lambda: self.controller.set_T(self.controller.T - 0.02, exact=True))
+        self.warmer_action.triggered.connect(lambda: self.controller.nudge_T(-1))
         self.cooler_action = QAction("More &Muted (higher T)", self, shortcut=QKeySequence("Ctrl+]"))
-        self.cooler_action.triggered.connect(lambda: self.controller.set_T(self.controller.T + 0.02, exact=True))
+        self.cooler_action.triggered.connect(lambda: self.controller.nudge_T(+1))
         for a in (self.next_action, self.previous_action, self.reset_T_action, self.warmer_action,
                   self.cooler_action):
             view_menu.addAction(a)
@@ -435,13 +435,12 @@ class MainWindow(QMainWindow):
         self.provider_label.setText(text)
         self.slider.set_default(self.controller.default_T)
         if self.controller.colorizer is None:
-            self.compare_view.set_message(f"{text}\n\nYou can still browse the queue; colorizing needs a model.")
+            self.compare_view.set_message(self.controller.no_model_text())
 
     def _on_current(self, _row: int) -> None:
-        it = self.controller.current_item
-        if it is not None and it.prediction is None:
-            what = f"could not be colorized: {it.reason}" if it.reason else f"is {it.state}"
-            self.compare_view.set_message(f"{it.path.name} {what}")
+        text = self.controller.placeholder_text()
+        if text:
+            self.compare_view.set_message(text)
 
     def show_error(self, message: str, details: str = "") -> None:
         """An unexpected error from a worker: a (non-blocking) dialog; the app goes on."""

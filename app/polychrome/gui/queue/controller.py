@@ -47,6 +47,7 @@ from .model import (
 log = logging.getLogger(__name__)
 
 QUEUE, RENDER, EXACT, DRAG = "queue", "render", "exact", "drag"  # task keys and lanes
+T_STEP = 0.02  # one keyboard step of T (View ▸ More Vivid / More Muted)
 __all__ = ["ColorizeController", "ImageQueueModel", "QueueItem", "QUEUED", "RUNNING", "DONE", "ERROR", "T_MIN",
            "T_MAX"]
 
@@ -378,6 +379,21 @@ class ColorizeController(QObject):
         if changed:
             self.temperature_changed.emit(T)  # keeps every view of T (the slider) in step with the controller
         self.render(exact=exact)
+
+    def nudge_T(self, steps: int) -> None:  # noqa: N802
+        """A keyboard step of T: ``steps`` × 0.02 (negative: more vivid), rendered exactly."""
+        self.set_T(self.T + T_STEP * steps, exact=True)
+
+    def placeholder_text(self) -> str:
+        """What the view shows instead of the current image while it has no result ("" when it has one)."""
+        it = self.current_item
+        if it is None or it.prediction is not None:
+            return ""
+        what = f"could not be colorized: {it.reason}" if it.reason else f"is {it.state}"
+        return f"{it.path.name} {what}"
+
+    def no_model_text(self) -> str:
+        return f"{self.status}\n\nYou can still browse the queue; colorizing needs a model."
 
     def preview(self, exact: bool = False) -> Optional[np.ndarray]:
         pred = self.prediction
