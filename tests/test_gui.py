@@ -12,19 +12,24 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
-
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.progress import Cancelled, Progress  # noqa: E402
 from polychrome.gui.app import ExceptionHook, create_window, main  # noqa: E402
 from polychrome.gui.main_window import MainWindow  # noqa: E402
-from polychrome.gui.queue.controller import DONE, ERROR, QUEUED, RUNNING, ColorizeController  # noqa: E402
+from polychrome.gui.queue.controller import (  # noqa: E402
+    DONE,
+    ERROR,
+    QUEUED,
+    RUNNING,
+    ColorizeController,
+)
 from polychrome.gui.widgets.temperature import T_to_position, position_to_T  # noqa: E402
 from polychrome.gui.workers import TaskRunner, Worker  # noqa: E402
-from polychrome.runtime.jobs import QueueJob, colorize_queue, run_to_end  # noqa: E402
 from polychrome.runtime import registry  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
+from polychrome.runtime.jobs import QueueJob, colorize_queue, run_to_end  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
 
 WAIT_MS = 30000
 

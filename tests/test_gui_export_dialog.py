@@ -14,7 +14,6 @@ pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
 from polychrome.core import imageio  # noqa: E402
-from polychrome.gui.queue.controller import DONE, ColorizeController  # noqa: E402
 from polychrome.gui.export.view import (  # noqa: E402
     SCOPE_ALL,
     SCOPE_CURRENT,
@@ -22,6 +21,7 @@ from polychrome.gui.export.view import (  # noqa: E402
     ExportSummaryDialog,
     summarize_results,
 )
+from polychrome.gui.queue.controller import DONE, ColorizeController  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 from polychrome.runtime.pipeline import ExportOptions  # noqa: E402
 

@@ -17,10 +17,19 @@ pytest.importorskip("pytestqt")
 torch = pytest.importorskip("torch")
 
 import cv2  # noqa: E402
-
 from polychrome.core import imageio  # noqa: E402
-from polychrome.gui.wizard import TrainingWizard, TrainingWizardController, open_training_wizard  # noqa: E402
-from polychrome.gui.wizard.controller import CANCELLED, FINISHED, PAUSED, RUNNING, START_SCRATCH  # noqa: E402
+from polychrome.gui.wizard import (  # noqa: E402
+    TrainingWizard,
+    TrainingWizardController,
+    open_training_wizard,
+)
+from polychrome.gui.wizard.controller import (  # noqa: E402
+    CANCELLED,
+    FINISHED,
+    PAUSED,
+    RUNNING,
+    START_SCRATCH,
+)
 from polychrome.gui.wizard.pages import (  # noqa: E402
     PAGE_COLORS,
     PAGE_DATA,
@@ -30,6 +39,7 @@ from polychrome.gui.wizard.pages import (  # noqa: E402
     PAGE_TRAIN,
     NoTorchPage,
 )
+from polychrome.training.events import TrainStepEvent  # noqa: E402
 
 torch.set_num_threads(2)
 WAIT_MS = 120_000
@@ -73,7 +83,7 @@ def photos(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def base_model(tmp_path_factory, photos) -> Path:
     """A tiny fine-tunable model, exported by the training core the way tests/test_training.py builds one."""
-    from polychrome.training.loop import Trainer, TrainConfig
+    from polychrome.training.loop import TrainConfig, Trainer
 
     tmp = tmp_path_factory.mktemp("base")
     cfg = TrainConfig(
@@ -272,7 +282,7 @@ def test_cancel_mid_training_writes_no_model_and_resume_continues(qtbot, tmp_pat
     c = scanned_controller(qtbot, controller, photos)
     c.settings.epochs, c.settings.batch_size = 4, 2  # 4 steps per epoch, 16 in all
     steps = []
-    c.training_event.connect(lambda d: d.get("phase") == "train" and steps.append(d["step"]))
+    c.training_event.connect(lambda e: isinstance(e, TrainStepEvent) and steps.append(e.step))
     wizard = make_wizard(qtbot, c)
     page = wizard.page(PAGE_TRAIN)
     assert c.start_training()
@@ -321,7 +331,7 @@ def test_resuming_an_interrupted_run_from_the_data_page(qtbot, tmp_path, photos,
     data.resume_button.click()
     assert wizard.currentId() == PAGE_TRAIN
     steps = []
-    fresh.training_event.connect(lambda d: d.get("phase") == "train" and steps.append(d["step"]))
+    fresh.training_event.connect(lambda e: isinstance(e, TrainStepEvent) and steps.append(e.step))
     wizard.page(PAGE_TRAIN).start_button.click()
     qtbot.waitUntil(lambda: fresh.train_state == FINISHED and not fresh.busy, timeout=WAIT_MS)
     assert steps[0] == stopped + 1 and fresh.trained_model.is_file()
@@ -438,3 +448,23 @@ def test_importing_the_wizard_does_not_import_torch():
                          env={**__import__("os").environ, "PYTHONPATH": str(app)})
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def test_run_progress_follows_the_typed_training_events():
+    """The wizard's Qt-free run model reads the training core's event dataclasses (no phase dicts)."""
+    from polychrome.gui.wizard.model import PAUSED, RUNNING, RunProgress
+    from polychrome.training.events import CheckpointEvent, StartEvent, ValEvent
+    from polychrome.training.jobs import PausedEvent, ResumedEvent
+
+    run = RunProgress()
+    assert run.apply("start", StartEvent(10, 2, 6, 3, 0, "cpu", 100, 50)) is None
+    for step, loss in ((1, 2.0), (2, float("nan")), (3, 1.5)):
+        run.apply("", TrainStepEvent(1, 2, step, 6, loss, 1.8, 0.01, 5.0, 12.0))
+    assert (run.step, run.total_steps, run.epoch, run.eta_s) == (3, 6, 1, 12.0)
+    assert run.curves.steps == [1, 3] and run.curves.loss == [2.0, 1.5]  # a skipped (NaN) step is not plotted
+    run.apply("val", ValEvent(False, 1, 2, 3, 1.7, samples=[{"name": "a"}], warning="garish"))
+    assert run.curves.val_steps == [3] and run.samples == [{"name": "a"}] and run.last_val["val_loss"] == 1.7
+    assert "samples" not in run.last_val and run.log_lines[-1] == "warning: garish"
+    assert run.apply("paused", PausedEvent()) == PAUSED and run.apply("resumed", ResumedEvent()) == RUNNING
+    run.apply("", CheckpointEvent("/tmp/x/last.pt", 3))
+    assert str(run.checkpoint) == "/tmp/x/last.pt"

@@ -6,9 +6,8 @@ menus and dialogs (export, blind A/B, preferences, About, training wizard), and 
 from __future__ import annotations
 
 import logging
-from typing import List, Optional
-
 from pathlib import Path
+from typing import List, Optional
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -31,7 +30,8 @@ from .compare.metrics_panel import MetricsPanel
 from .compare.view import MODES, CompareView
 from .export.model import SCOPE_ALL, SCOPE_CURRENT
 from .export.view import ExportDialog, ExportSummaryDialog
-from .logfile import log_file_path, where_text as where_log_text
+from .logfile import log_file_path
+from .logfile import where_text as where_log_text
 from .queue.controller import DONE, ColorizeController
 from .queue.view import QueueView
 from .settings import AppSettings

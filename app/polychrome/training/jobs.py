@@ -24,8 +24,31 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.progress import CancelToken, Progress
+from .events import PhaseEvent, TrainingEvent
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class PausedEvent(TrainingEvent):
+    """The run waits at a step boundary (:class:`PauseGate`)."""
+
+    phase: str = "paused"
+
+
+@dataclass(frozen=True, eq=False)
+class ResumedEvent(TrainingEvent):
+    """The paused run goes on."""
+
+    phase: str = "resumed"
+
+
+@dataclass(frozen=True, eq=False)
+class ThumbnailEvent(TrainingEvent):
+    """:func:`scan_training_data` read the thumbnail of one usable photo (``rel``: its path in the folders)."""
+
+    rel: str
+    phase: str = "thumbnails"
 
 
 class PauseGate:
@@ -51,14 +74,15 @@ class PauseGate:
         return not self._running.is_set()
 
     def wait(self, progress: Progress) -> None:
-        """Block while paused (reporting ``phase="paused"`` then ``"resumed"``); return at once if not paused."""
+        """Block while paused (reporting a :class:`PausedEvent`, then a :class:`ResumedEvent`); return at once if
+        not paused."""
         if self._running.is_set():
             return
-        progress.report("paused", phase="paused")
+        progress.report_event("paused", PausedEvent())
         while not self._running.wait(self.poll_s):
             if progress.cancelled:
                 return
-        progress.report("resumed", phase="resumed")
+        progress.report_event("resumed", ResumedEvent())
 
 
 @dataclass
@@ -93,7 +117,7 @@ def scan_training_data(
 ) -> DataScan:
     """Scan the photo folders with the training core (:func:`polychrome.training.data.scan_folders`: usable,
     near-gray, too small, unreadable with reasons), then read thumbnails of ``n_thumbnails`` usable photos spread
-    evenly over the collection. Progress: one step per file (``phase="scan"``), then per thumbnail."""
+    evenly over the collection. Progress: one step per file, then a :class:`ThumbnailEvent` per thumbnail."""
     from .data import scan_folders
 
     report = scan_folders(list(folders), min_side=min_side, progress=progress)
@@ -109,7 +133,7 @@ def scan_training_data(
                 thumbs.append((Path(rec.path).name, _thumbnail(rec.path, thumbnail_side)))
             except Exception as exc:  # noqa: BLE001 - a thumbnail is decoration; the scan result stands
                 log.info("no thumbnail for %s: %s", rec.path, exc)
-            progress.report(f"thumbnail {rec.rel}", phase="thumbnails")
+            progress.report_event(f"thumbnail {rec.rel}", ThumbnailEvent(str(rec.rel)))
     return DataScan(report, thumbs)
 
 
@@ -192,7 +216,7 @@ def publish_trained_model(
     from .publish import publish_model
 
     progress.check()
-    progress.report(f"installing {name}", phase="publish")
+    progress.report_event(f"installing {name}", PhaseEvent("publish"))
     return publish_model(src, name, card, overwrite=overwrite, training_updates=training_updates, **fields)
 
 

@@ -48,11 +48,13 @@ from .model import (
     draw_session,
     model_key,
     new_seed,
-    now as _now,
     records_of,
     sign_test_p,
     summary_text,
     tally_of,
+)
+from .model import (
+    now as _now,
 )
 
 log = logging.getLogger(__name__)

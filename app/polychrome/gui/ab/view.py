@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import PolychromeError
+from ..widgets.image_view import ImageView
 from .controller import ABController
 from .model import LEFT, RESULTS, RIGHT, RUNNING, SETUP, SKIP, TIE, Contender
-from ..widgets.image_view import ImageView
 
 SHORTCUTS: Dict[str, List[str]] = {
     LEFT: ["Left", "1"],

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from PySide6.QtCore import QObject, Signal
 
-from ...runtime.jobs import ExportJob, Exported, export_predictions
+from ...runtime.jobs import Exported, ExportJob, export_predictions
 from ...runtime.pipeline import ExportOptions
 from ..queue.model import DONE
 from ..workers import Tasks, Worker

@@ -50,6 +50,7 @@ from .model import (
     to_export_options,
 )
 
+
 def _fill(combo: QComboBox, choices: Sequence[Tuple[str, str]]) -> None:
     for label, key in choices:
         combo.addItem(label, key)

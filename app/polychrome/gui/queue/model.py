@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
-from ...core.decode import DEFAULT_T, MAX_T as T_MAX, MIN_T as T_MIN  # the one home of T's default and range
+from ...core.decode import DEFAULT_T  # the one home of T's default and range
+from ...core.decode import MAX_T as T_MAX
+from ...core.decode import MIN_T as T_MIN
 from ...runtime.jobs import DONE, ERROR, QUEUED, RUNNING
 
 STATE_SYMBOL = {QUEUED: "…", RUNNING: "▶", DONE: "✓", ERROR: "✗"}

@@ -9,9 +9,19 @@ from typing import Optional
 
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QStyle, QStyleOptionSlider, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QStyle,
+    QStyleOptionSlider,
+    QWidget,
+)
 
-from ...core.decode import DEFAULT_T, MAX_T as T_MAX, MIN_T as T_MIN  # the one home of T's default and range
+from ...core.decode import DEFAULT_T  # the one home of T's default and range
+from ...core.decode import MAX_T as T_MAX
+from ...core.decode import MIN_T as T_MIN
 
 STEPS = 1000
 

@@ -21,6 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ...core.progress import ProgressEvent
+from ...training.events import CheckpointEvent
 from ...training.jobs import (
     PauseGate,
     compute_color_statistics,
@@ -72,7 +73,7 @@ class TrainingWizardController(QObject):
     runs_changed = Signal()  # read .interrupted_runs
     colors_changed = Signal()  # read .colors (None while stale)
     estimate_changed = Signal()  # read .estimate (None while stale)
-    training_event = Signal(object)  # the data dict of a training progress event (phase, step, loss, samples ...)
+    training_event = Signal(object)  # a run's typed event (training.events: TrainStepEvent, ValEvent, ...)
     training_state_changed = Signal()  # read .train_state
     evaluation_changed = Signal()  # read .evaluation
     model_installed = Signal(object)  # Path of the installed .onnx (it is in the model picker from now on)
@@ -503,7 +504,7 @@ class TrainingWizardController(QObject):
         state = self.run.apply(ev.message, ev.data)
         if state is not None:
             self._set_state(state)
-        if ev.data.get("phase") == "checkpoint" and self.run.checkpoint is not None:
+        if isinstance(ev.data, CheckpointEvent):
             self.resume_from = self.run.checkpoint
         self.training_event.emit(ev.data)
 

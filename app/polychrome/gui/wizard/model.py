@@ -1,6 +1,6 @@
 """The training wizard's model, in plain Python (no Qt, no PyTorch at import time): what the user chose
-(:class:`WizardSettings`), what a run has reported (:class:`RunProgress`, fed by the training core's progress
-events), the curves it plots, and the helpers the pages draw with. :mod:`.controller` runs the jobs on it.
+(:class:`WizardSettings`), what a run has reported (:class:`RunProgress`, fed by the training core's typed progress
+events, :mod:`polychrome.training.events`), the curves it plots, and the helpers the pages draw with. :mod:`.controller` runs the jobs on it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,20 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from ...training.events import (
+    CancelledEvent,
+    CheckpointEvent,
+    DoneEvent,
+    ExportEvent,
+    InstalledEvent,
+    PhaseEvent,
+    ScanEvent,
+    StartEvent,
+    TrainStepEvent,
+    ValEvent,
+)
+from ...training.jobs import PausedEvent, ResumedEvent
 
 START_FINETUNE, START_SCRATCH = "finetune", "scratch"
 LOSS_LABELS = {
@@ -149,45 +163,40 @@ class RunProgress:
     def log(self, line: str) -> None:
         self.log_lines.append(line)
 
-    def apply(self, message: str, d: Dict[str, Any]) -> Optional[str]:
-        """Take in one progress event of the training core (its message and data); returns the run state it
-        implies (:data:`PAUSED` or :data:`RUNNING` when the run paused or resumed), else None."""
-        phase = d.get("phase")
-        if phase == "train":
-            self.step = int(d.get("step", self.step))
-            self.total_steps = int(d.get("total_steps", self.total_steps))
-            self.epoch = int(d.get("epoch", self.epoch))
-            self.eta_s = d.get("eta_s")
-            loss = d.get("loss")
-            if loss is not None and np.isfinite(loss):
+    def apply(self, message: str, event: Any) -> Optional[str]:
+        """Take in one progress event of a run (a :mod:`polychrome.training.events` dataclass, or the pause gate's
+        :class:`~polychrome.training.jobs.PausedEvent` / ``ResumedEvent``) and its message; returns the run state
+        it implies (:data:`PAUSED` or :data:`RUNNING` when the run paused or resumed), else None."""
+        if isinstance(event, TrainStepEvent):
+            self.step, self.total_steps, self.epoch, self.eta_s = (event.step, event.total_steps, event.epoch,
+                                                                   event.eta_s)
+            if event.loss is not None and np.isfinite(event.loss):
                 self.curves.steps.append(self.step)
-                self.curves.loss.append(float(loss))
-                tl = d.get("train_loss")
-                self.curves.mean_loss.append(float(tl) if tl is not None else float(loss))
-        elif phase == "start":
-            self.step = int(d.get("step", 0))
-            self.total_steps = int(d.get("total_steps", 0))
+                self.curves.loss.append(float(event.loss))
+                mean = event.train_loss if event.train_loss is not None else event.loss
+                self.curves.mean_loss.append(float(mean))
+        elif isinstance(event, StartEvent):
+            self.step, self.total_steps = event.step, event.total_steps
             self.log(message)
-        elif phase == "val":
-            self.last_val = {k: v for k, v in d.items() if k != "samples"}
-            if d.get("samples"):
-                self.samples = list(d["samples"])
-            if not d.get("final"):
-                self.curves.val_steps.append(int(d.get("step", self.step)))
-                self.curves.val_loss.append(float(d.get("val_loss", float("nan"))))
+        elif isinstance(event, ValEvent):
+            self.last_val = {k: v for k, v in event.as_dict().items() if k != "samples"}
+            if event.samples:
+                self.samples = list(event.samples)
+            if not event.final:
+                self.curves.val_steps.append(int(event.step))
+                self.curves.val_loss.append(float(event.val_loss))
             self.log(message)
-            if d.get("warning"):
-                self.log(f"warning: {d['warning']}")
-        elif phase == "paused":
+            if event.warning:
+                self.log(f"warning: {event.warning}")
+        elif isinstance(event, PausedEvent):
             self.log(f"paused at step {self.step}")
             return PAUSED
-        elif phase == "resumed":
+        elif isinstance(event, ResumedEvent):
             self.log("resumed")
             return RUNNING
-        elif phase == "checkpoint":
-            if d.get("path"):
-                self.checkpoint = Path(d["path"])
-        elif phase in ("scan", "prepare", "export", "recalibrate", "cancelled", "done"):
+        elif isinstance(event, CheckpointEvent):
+            self.checkpoint = Path(event.path)
+        elif isinstance(event, (ScanEvent, PhaseEvent, ExportEvent, InstalledEvent, CancelledEvent, DoneEvent)):
             if message and not message.startswith("scanning "):
                 self.log(message)
         return None

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ....core.progress import ProgressEvent
+from ....training.jobs import ThumbnailEvent
 from ..controller import TrainingWizardController
 from .common import PAGE_COLORS, PAGE_TRAIN, ImageGrid, WizardPage, heading
 
@@ -154,7 +155,7 @@ class DataPage(WizardPage):
         if ev.total:
             self.progress.setMaximum(int(ev.total))
             self.progress.setValue(int(min(ev.done, ev.total)))
-        if ev.data.get("phase") == "thumbnails":
+        if isinstance(ev.data, ThumbnailEvent):
             self.progress_label.setText("reading sample thumbnails…")
         elif ev.message:
             self.progress_label.setText(ev.message)

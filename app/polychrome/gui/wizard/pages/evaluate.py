@@ -20,7 +20,6 @@ from ....core.progress import ProgressEvent
 from ..controller import TrainingWizardController
 from .common import ImageGrid, WizardPage, heading, side_by_side
 
-
 METRICS = (("psnr", "PSNR (dB)", "{:.2f}", True), ("ssim", "SSIM", "{:.3f}", True),
            ("auc", "AuC", "{:.3f}", True), ("delta_e", "ΔE2000", "{:.2f}", False),
            ("colorfulness", "colourfulness", "{:.1f}", None))

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ....core.progress import ProgressEvent
+from ....training.events import PhaseEvent
 from ..controller import TrainingWizardController
 from ..model import INPUT_SIZES, LOSS_LABELS, START_FINETUNE, START_SCRATCH
 from .common import WizardPage, short_duration
@@ -123,7 +124,7 @@ class SettingsPage(WizardPage):
         if kind == "estimate" and ev.total:
             self.measure_progress.setMaximum(int(ev.total))
             self.measure_progress.setValue(int(min(ev.done, ev.total)))
-            self.measure_progress.setFormat(ev.message if ev.data.get("phase") == "estimate" else "preparing…")
+            self.measure_progress.setFormat(ev.message if isinstance(ev.data, PhaseEvent) and ev.data.phase == "estimate" else "preparing…")
 
     def _refresh_busy(self) -> None:
         running = self.c.is_running("estimate")

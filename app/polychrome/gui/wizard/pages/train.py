@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QVBoxLayout
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+)
 
 from ....core.progress import format_duration
+from ....training.events import TrainStepEvent, ValEvent
 from ..controller import TrainingWizardController
 from ..model import CANCELLED, FAILED, FINISHED, IDLE, PAUSED, RUNNING
 from .common import ImageGrid, WizardPage, heading, side_by_side
@@ -76,15 +85,14 @@ class TrainPage(WizardPage):
             self.c.pause_training()
         self._refresh()
 
-    def _on_event(self, d: dict) -> None:
-        phase = d.get("phase")
-        if phase == "train":
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, TrainStepEvent):
             self._update_status()
             cv = self.c.curves
             if len(cv.steps) < 3000 or cv.steps[-1] % 5 == 0:
                 self.loss_curve.setData(cv.steps, cv.loss)
                 self.mean_curve.setData(cv.steps, cv.mean_loss)
-        elif phase == "val":
+        elif isinstance(event, ValEvent):
             cv = self.c.curves
             self.val_curve.setData(cv.val_steps, cv.val_loss)
             self._show_samples()
