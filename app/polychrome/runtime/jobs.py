@@ -159,8 +159,9 @@ def export_predictions(
     progress: Progress, cancel: CancelToken, jobs: Sequence[ExportJob], opts: Any, colorizer: Any = None
 ) -> Generator[Exported, None, List[Tuple[int, Optional[Path], str]]]:
     """Write each cached prediction at its own T with :func:`polychrome.runtime.pipeline.write_prediction` (the one
-    write path the CLI uses too) — no inference and no reading, except for a job whose prediction was dropped (``prediction`` None), which is read and computed
-    again with ``colorizer``. Yields an :class:`Exported` per file; returns ``[(row, output or None, reason)]``.
+    write path the CLI uses too) — no inference and no reading, except for a job whose prediction was dropped
+    (``prediction`` None), which is read and computed again with ``colorizer``. Yields an :class:`Exported` per
+    file; returns ``[(row, output or None, reason)]``.
     """
     from . import pipeline
 

@@ -1,11 +1,12 @@
 """Blind A/B comparison: two contenders (a model at a temperature each) shown unlabeled over the loaded images.
 
-:class:`ABController` holds the whole session and no widget: the contenders, the trials in a random order (a
-seeded RNG; the seed is recorded), which contender each trial shows on the left (hidden from the view), the
-user's choices, the tally with a sign test, and the CSV record. Both contenders' previews are rendered on a worker
-(:func:`~polychrome.runtime.jobs.ab_prepare`, the plain session in :mod:`.model`) in trial order, so the first trial can start while later ones are
-still prepared: a model whose prediction of an image is already cached (the queue's) is only decoded — two
-temperatures of the current model need no inference at all — and another model runs once per image.
+:class:`ABController` holds the whole session and no widget: the contenders, the trials in a random order (a seeded
+RNG; the seed is recorded), which contender each trial shows on the left (hidden from the view), the user's choices,
+the tally with a sign test, and the CSV record. Both contenders' previews are rendered on a worker
+(:func:`~polychrome.runtime.jobs.ab_prepare`, the plain session in :mod:`.model`) in trial order, so the first trial
+can start while later ones are still prepared: a model whose prediction of an image is already cached (the queue's)
+is only decoded — two temperatures of the current model need no inference at all — and another model runs once per
+image.
 
     ab = ABController.from_controller(colorize_controller)
     ab.start(Contender(model_path, 0.2), Contender(model_path, 0.6), seed=None)
@@ -106,7 +107,7 @@ class ABController(QObject):
 
     @classmethod
     def from_controller(cls, controller, parent: Optional[QObject] = None, **kwargs: Any) -> "ABController":
-        """A session over a :class:`~polychrome.gui.models.ColorizeController`'s queue, reusing its cached
+        """A session over a :class:`~polychrome.gui.queue.controller.ColorizeController`'s queue, reusing its cached
         predictions and offering its models."""
         return cls(controller.queue.items, base_colorizer=controller.colorizer, provider=controller.provider,
                    models=controller.available_models, parent=parent, **kwargs)

@@ -428,7 +428,8 @@ class ColorizeController(QObject):
             self.preview_changed.emit(rgb)
 
     # -- preferences ---------------------------------------------------------------------------------
-    def apply_preferences(self, model: Optional[str], provider: Optional[str], start_T: Optional[float]) -> None:  # noqa: N803
+    def apply_preferences(self, model: Optional[str], provider: Optional[str],
+                          start_T: Optional[float]) -> None:  # noqa: N803
         """The preferences dialog was accepted: a new model or provider opens the model again; a new start T
         re-shows the current image (an untouched image starts at it)."""
         self.start_T = start_T

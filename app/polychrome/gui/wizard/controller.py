@@ -2,9 +2,9 @@
 
 :class:`TrainingWizardController` holds the wizard's state and starts every long job on a worker
 (:mod:`polychrome.training.jobs`: scan, colour statistics, time estimate, training, evaluation, publishing, run on
-:mod:`polychrome.gui.workers`; the latest job of each kind wins). Those jobs call the training core — the same :class:`~polychrome.training.loop.Trainer` that ``polychrome train`` runs —
-so nothing here trains, scores or writes models itself. The pages (:mod:`.pages`) only read this object and call
-its methods; they listen to its signals.
+:mod:`polychrome.gui.workers`; the latest job of each kind wins). Those jobs call the training core — the same
+:class:`~polychrome.training.loop.Trainer` that ``polychrome train`` runs — so nothing here trains, scores or writes
+models itself. The pages (:mod:`.pages`) only read this object and call its methods; they listen to its signals.
 
 PyTorch is imported lazily (only through :mod:`polychrome.training` inside methods), so the app starts and this
 module imports without it; :attr:`TrainingWizardController.missing` lists what training lacks here.

@@ -1,6 +1,7 @@
 """The training wizard's model, in plain Python (no Qt, no PyTorch at import time): what the user chose
 (:class:`WizardSettings`), what a run has reported (:class:`RunProgress`, fed by the training core's typed progress
-events, :mod:`polychrome.training.events`), the curves it plots, and the helpers the pages draw with. :mod:`.controller` runs the jobs on it.
+events, :mod:`polychrome.training.events`), the curves it plots, and the helpers the pages draw with.
+:mod:`.controller` runs the jobs on it.
 """
 
 from __future__ import annotations

@@ -97,7 +97,8 @@ def open_training_wizard(parent: Optional[QWidget] = None, controller=None,
                          wizard_controller: Optional[TrainingWizardController] = None) -> TrainingWizard:
     """Show the training wizard (non-modal) and return it; an open one is raised instead of a second one.
 
-    ``controller``: the app's :class:`~polychrome.gui.models.ColorizeController`; when given, a model installed
+    ``controller``: the app's :class:`~polychrome.gui.queue.controller.ColorizeController`; when given, a model
+    installed
     with "use it now" ticked is switched to at once. ``wizard_controller``: a prepared controller (tests).
     """
     if parent is not None:

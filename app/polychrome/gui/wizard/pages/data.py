@@ -1,4 +1,6 @@
-"""Page 1 · Your photos: the folders, the scan (usable, near-gray, too small, unreadable), thumbnails, the split, interrupted runs to resume."""
+"""Page 1 · Your photos: the folders, the scan (usable, near-gray, too small, unreadable), thumbnails, the split,
+interrupted runs to resume.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Page 3 · Settings: start (fine-tune or scratch), size, epochs, batch, loss, device, and a measured time per epoch."""
+"""Page 3 · Settings: start (fine-tune or scratch), size, epochs, batch, loss, device, and a measured time per
+epoch."""
 
 from __future__ import annotations
 
@@ -124,7 +125,8 @@ class SettingsPage(WizardPage):
         if kind == "estimate" and ev.total:
             self.measure_progress.setMaximum(int(ev.total))
             self.measure_progress.setValue(int(min(ev.done, ev.total)))
-            self.measure_progress.setFormat(ev.message if isinstance(ev.data, PhaseEvent) and ev.data.phase == "estimate" else "preparing…")
+            timing = isinstance(ev.data, PhaseEvent) and ev.data.phase == "estimate"
+            self.measure_progress.setFormat(ev.message if timing else "preparing…")
 
     def _refresh_busy(self) -> None:
         running = self.c.is_running("estimate")
