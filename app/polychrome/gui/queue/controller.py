@@ -417,7 +417,7 @@ class ColorizeController(QObject):
 
     @property
     def exact_pending(self) -> bool:
-        return self.tasks.lane_busy(RENDER)
+        return self.tasks.runner(RENDER).busy
 
     def _start_exact(self) -> None:
         self.tasks.start(EXACT, render_exact, self.prediction, self.T, self.preview_max_pixels, lane=RENDER,
