@@ -4,7 +4,7 @@
     PYTHONPATH=app nice -n 15 .venv/bin/python benchmarks/wizard_finetune.py [--photos N] [--size 192]
         [--batch-size 16] [--data FOLDER] [--no-estimate]
 
-What runs is exactly what the wizard's Train page runs (``gui.workers.train_model`` → the training core's
+What runs is exactly what the wizard's Train page runs (``training.jobs.train_model`` → the training core's
 ``Trainer.fit``, the same as ``polychrome train``): scan, colour prior of the photos, the epoch, validation,
 BatchNorm re-estimation of the decoder, ONNX export with its verification. The settings are the wizard's:
 batch 16, λ 0.5, the photos' own prior, scan-like degradations, a checkpoint at the epoch end.
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     import torch
 
     from polychrome.core.progress import CancelToken, Progress
-    from polychrome.gui.workers import PauseGate, train_model
+    from polychrome.training.jobs import PauseGate, train_model
     from polychrome.training.loop import TrainConfig, estimate_epoch_time
 
     work = Path(tempfile.mkdtemp(prefix="polychrome-bench-"))
@@ -146,7 +146,8 @@ def main(argv=None) -> int:
     print(f"fine-tune, encoder frozen, {s['n_train']} photos, 1 epoch ({s['steps']} steps of {args.batch_size}), "
           f"{args.size}×{args.size}, CPU:")
     print(f"  scan + prior + model:  {marks.get('start', 0):6.1f} s")
-    print(f"  training steps:        {s['train_seconds']:6.1f} s  ({s['train_seconds'] / max(1, s['steps']):.2f} s/step)")
+    per_step = s["train_seconds"] / max(1, s["steps"])
+    print(f"  training steps:        {s['train_seconds']:6.1f} s  ({per_step:.2f} s/step)")
     print(f"  validation, BN, export:{total - marks.get('steps_done', total):6.1f} s")
     print(f"  total wall time:       {total:6.1f} s  = {total / 60:.2f} min; ratio to the 5-minute budget "
           f"{total / BUDGET_S:.2f} ({'within' if total <= BUDGET_S else 'OVER'} budget)")
