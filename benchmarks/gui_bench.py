@@ -47,7 +47,6 @@ def pick_model(arg, tmp: Path) -> str:
         return str(registry.default_model().path)
     except PolychromeError:
         from onnx_models import conv_model
-
         from polychrome.core.bins import in_gamut_bins
 
         return str(conv_model(tmp / "bench_conv.onnx", in_gamut_bins(), hidden=16))
@@ -69,7 +68,6 @@ def main(argv=None) -> int:
     from polychrome.gui.main_window import MainWindow
     from polychrome.gui.queue.controller import ColorizeController
     from polychrome.runtime.colorizer import Colorizer
-
     from polychrome.runtime.providers import limit_blas_threads
 
     limit_blas_threads()  # as polychrome-gui does at start

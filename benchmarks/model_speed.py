@@ -43,6 +43,7 @@ sys.path.insert(0, str(HERE.parent / "app"))
 sys.path.insert(0, str(HERE))
 
 from run import photo_like_gray  # noqa: E402
+
 from polychrome.core.color import gray_to_lightness  # noqa: E402
 
 ECCV16_Q = 313
@@ -250,8 +251,8 @@ def main(argv=None) -> int:
         eccv_path = tmp / "eccv16.onnx"
         onnx.save(eccv_model, str(eccv_path))
         del eccv_model
-        rows = [{"name": "ECCV16 (Zhang et al. 2016), random weights" + (", with BN" if args.eccv_bn else ", BN omitted"),
-                 "path": eccv_path, "params": eccv_params}]
+        bn = ", with BN" if args.eccv_bn else ", BN omitted"
+        rows = [{"name": "ECCV16 (Zhang et al. 2016), random weights" + bn, "path": eccv_path, "params": eccv_params}]
 
         notes = []
         if args.model is not None:
@@ -284,7 +285,8 @@ def main(argv=None) -> int:
         ratio = base / r["p50"]
         is_ours = k > 0
         table.append((
-            r["name"], f"{r['params'] / 1e6:.2f} M", f"{r['bytes'] / 2**20:.1f}", "×".join(str(d) for d in r["out"][1:]),
+            r["name"], f"{r['params'] / 1e6:.2f} M", f"{r['bytes'] / 2**20:.1f}",
+            "×".join(str(d) for d in r["out"][1:]),
             f"{r['p50']:.1f}", f"{r['p95']:.1f}", f"{ratio:.2f}×",
             f"≥ {GOAL_RATIO:g}× faster" if is_ours else "(baseline)",
             ("yes" if ratio >= GOAL_RATIO else "NO") if is_ours else "",

@@ -28,7 +28,8 @@ from polychrome.core.merge import PreviewMerger, merge_full_resolution, naive_me
 def photo_like_gray(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A gray image with the statistics of a photo: smooth regions, edges, texture, a few clipped pixels."""
     rng = np.random.default_rng(seed)
-    base = cv2.resize(rng.random((h // 200 + 2, w // 200 + 2)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    base = cv2.resize(rng.random((h // 200 + 2, w // 200 + 2)).astype(np.float32), (w, h),
+                      interpolation=cv2.INTER_CUBIC)
     edges = cv2.resize((rng.random((h // 50 + 2, w // 50 + 2)) > 0.5).astype(np.float32), (w, h),
                        interpolation=cv2.INTER_NEAREST)
     tex = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.5)

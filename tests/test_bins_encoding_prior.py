@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from polychrome.core.bins import ABBins, in_gamut_bins
+from polychrome.core.bins import ABBins
 from polychrome.core.color import srgb_to_lab
 from polychrome.core.encoding import soft_encode, soft_encode_dense
 from polychrome.core.prior import PriorAccumulator, empirical_prior, rebalance_weights, smooth_prior

@@ -10,7 +10,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pytest
 import tifffile
 from PIL import Image
 
@@ -33,7 +32,9 @@ def _gray_img(path: Path, size=(48, 64), value=None, seed=0):
 def _png_with_fake_size(path: Path, w: int, h: int):
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
     chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)  # noqa
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -56,11 +57,11 @@ def test_batch_with_hostile_inputs_reports_each_and_completes(tmp_path, known_mo
     rc = main(["colorize", str(src), "-o", str(out), "--model", str(known_model), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 1
-    lines = [l for l in err.splitlines() if l.startswith("error: ")]
+    lines = [ln for ln in err.splitlines() if ln.startswith("error: ")]
     assert len(lines) == 5, err
     for name, words in [("empty.jpg", "empty"), ("truncated.jpg", "truncated"), ("notes.png", "not"),
                         ("tiny.png", "1×1"), ("bomb.png", "50000×50000")]:
-        line = next(l for l in lines if name in l)
+        line = next(ln for ln in lines if name in ln)
         assert words in line, line
     assert "3 colorized, 5 failed" in err
     made = sorted(p.name for p in out.iterdir())

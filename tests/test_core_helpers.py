@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+
 from polychrome.core.decode import DEFAULT_T, MAX_T, MIN_T
 from polychrome.core.errors import ImageReadError, ModelError, user_message
 from polychrome.core.jsonsafe import json_safe

@@ -1,6 +1,7 @@
 """``polychrome model evaluate`` (runtime.evaluation + evaluation_report, cli.model) end to end on a tiny fake
 validation tree with two small real ONNX models."""
 
+import argparse
 import json
 import math
 import re
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx_models import conv_model, known_ab_model
 from PIL import Image
+
+from onnx_models import conv_model, known_ab_model
 from polychrome.cli import model as model_cli
 from polychrome.cli.main import main as cli_main
 from polychrome.core.color import rgb_to_gray
@@ -173,7 +175,8 @@ def test_contact_sheet_size_and_content(tmp_path, capsys, data_tree, models):
     gt = read_image(data_tree / "intel" / "img0.png").pixels
     assert gt.shape[:2] == (40, 56)
     gt_cell = cell(0, 1)
-    assert (gt_cell[:30] == evaluation_report.SHEET_LETTERBOX).all() and (gt_cell[-30:] == evaluation_report.SHEET_LETTERBOX).all()
+    assert (gt_cell[:30] == evaluation_report.SHEET_LETTERBOX).all()
+    assert (gt_cell[-30:] == evaluation_report.SHEET_LETTERBOX).all()
     inner = gt_cell[36 + 32: 36 + 151, 32:224].reshape(-1, 3).mean(0)  # image rows 7..33, columns 7..49
     np.testing.assert_allclose(inner, gt[7:33, 7:49].reshape(-1, 3).mean(0), atol=4)
 
@@ -211,7 +214,7 @@ def test_helpers_and_errors(tmp_path, capsys, models):
     assert evaluation.evenly_spaced(range(3), 5) == [0, 1, 2]
     assert evaluation.evenly_spaced(range(4), None) == [0, 1, 2, 3]
     assert model_cli.parse_compare("L2=a/b.onnx") == ("L2", "a/b.onnx")
-    with pytest.raises(Exception):
+    with pytest.raises(argparse.ArgumentTypeError):
         model_cli.parse_compare("no-equals-sign")
     assert model_cli.parse_temperatures("0.2, 1") == (0.2, 1.0)
     empty = tmp_path / "empty"

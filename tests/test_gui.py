@@ -12,6 +12,9 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.progress import Cancelled, Progress  # noqa: E402
 from polychrome.gui.app import ExceptionHook, create_window, main  # noqa: E402
@@ -28,8 +31,6 @@ from polychrome.gui.workers import TaskRunner, Worker  # noqa: E402
 from polychrome.runtime import registry  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 from polychrome.runtime.jobs import QueueJob, colorize_queue, run_to_end  # noqa: E402
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
 
 WAIT_MS = 30000
 
@@ -211,7 +212,7 @@ def test_worker_reports_unexpected_errors_and_runner_joins(qtbot):
     assert "kaput" in seen["error"]
 
     def slow(progress, cancel):
-        for i in range(1000):
+        for _ in range(1000):
             progress.step(1)
             cancel.wait(0.01)
         return "never"

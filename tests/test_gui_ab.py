@@ -12,6 +12,10 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
+
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.errors import ImageWriteError  # noqa: E402
 from polychrome.gui.ab import controller as ab_module  # noqa: E402
@@ -26,9 +30,6 @@ from polychrome.gui.ab.controller import (  # noqa: E402
 from polychrome.gui.ab.view import ABDialog  # noqa: E402
 from polychrome.gui.queue.controller import DONE, ColorizeController  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
 WAIT_MS = 30000
 

@@ -14,6 +14,9 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.color import lab_to_srgb  # noqa: E402
 from polychrome.core.metrics import METRIC_INFO, compute_all, delta_e_map  # noqa: E402
@@ -33,8 +36,6 @@ from polychrome.gui.compare.metrics_panel import GRAY, MetricsPanel  # noqa: E40
 from polychrome.gui.compare.view import CompareView  # noqa: E402
 from polychrome.gui.queue.controller import DONE, ColorizeController  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
 
 WAIT_MS = 60000
 METRIC_PIXELS = 1500  # the 60×96 test photos are measured at 30×48: the downscaling path is exercised

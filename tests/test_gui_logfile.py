@@ -10,13 +10,14 @@ pytest.importorskip("PySide6.QtWidgets")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
 from polychrome.gui import logfile  # noqa: E402
 from polychrome.gui.app import ExceptionHook  # noqa: E402
 from polychrome.gui.main_window import MainWindow  # noqa: E402
 from polychrome.gui.queue.controller import ColorizeController  # noqa: E402
 from polychrome.runtime.colorizer import Colorizer  # noqa: E402
-from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ so the runtime path can be checked in closed form; a thin trainable network chec
 network's output through export and ONNX Runtime.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,9 +157,9 @@ def test_hints_reach_the_output_through_export(tmp_path):
 
 def test_training_with_simulated_hints_teaches_the_hint_branches(tmp_path):
     torch = pytest.importorskip("torch")
-    from test_training import _config, _photo, _write_png
     from polychrome.core.progress import Progress
     from polychrome.training.loop import Trainer
+    from test_training import _config, _photo, _write_png
 
     photos = tmp_path / "photos"
     rng = np.random.default_rng(5)

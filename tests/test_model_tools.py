@@ -24,7 +24,6 @@ def logits(path, x):
 
 def test_average_models_mixes_weights_and_keeps_the_contract(tmp_path, bins):
     from onnx_models import conv_model
-
     from polychrome.runtime.session import read_manifest
 
     a = conv_model(tmp_path / "a.onnx", bins, seed=0)
@@ -58,7 +57,6 @@ def test_average_models_refuses_different_networks(tmp_path, bins):
 
 def test_stamp_model_sets_metadata_without_touching_weights(tmp_path, bins):
     from onnx_models import conv_model
-
     from polychrome.runtime.session import read_manifest
 
     src = conv_model(tmp_path / "m.onnx", bins)

@@ -156,7 +156,7 @@ def test_spec_linux_cpu_bundle(tmp_path, monkeypatch):
 
     # data: every source exists (no absolute path of another machine), the right destinations
     datas = a.kwargs["datas"]
-    for src, dest in datas:
+    for src, _dest in datas:
         assert Path(src).exists(), src
         assert Path(src).is_relative_to(ROOT) or Path(src).is_relative_to(built["work"]), src
     dests = {(Path(src).name, dest) for src, dest in datas}

@@ -1,4 +1,3 @@
-import json
 import os
 
 import cv2
@@ -6,7 +5,7 @@ import numpy as np
 import onnx
 import pytest
 
-from onnx_models import conv_model, known_ab_logits, known_ab_model, manifest_for, save_model
+from onnx_models import known_ab_logits, known_ab_model, manifest_for, save_model
 from polychrome.core.color import gray_to_lightness, srgb_to_lab
 from polychrome.core.errors import ModelError
 from polychrome.core.merge import upsample_ab
@@ -151,7 +150,8 @@ def _identity_model(path, bins, md, q, input_name="L", output_name="logits"):
         helper.make_node("AveragePool", [input_name], ["p"], kernel_shape=[4, 4], strides=[4, 4]),
         helper.make_node("Conv", ["p", "W"], [output_name], kernel_shape=[1, 1]),
     ]
-    return save_model(path, nodes, [numpy_helper.from_array(w, "W")], md, q, input_name=input_name, output_name=output_name)
+    return save_model(path, nodes, [numpy_helper.from_array(w, "W")], md, q, input_name=input_name,
+                      output_name=output_name)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import cv2  # noqa: E402
 from polychrome.core.bins import in_gamut_bins  # noqa: E402
 from polychrome.core.encoding import soft_encode  # noqa: E402
 from polychrome.core.errors import ModelError  # noqa: E402
-from polychrome.core.progress import CancelToken, Cancelled, Progress  # noqa: E402
+from polychrome.core.progress import Cancelled, CancelToken, Progress  # noqa: E402
 
 torch.set_num_threads(2)
 

@@ -5,6 +5,7 @@ import io
 from collections.abc import Mapping
 
 import pytest
+
 from polychrome.cli.train import _Printer
 from polychrome.core.progress import Progress
 from polychrome.training.events import PhaseEvent, ScanEvent, TrainStepEvent, ValEvent

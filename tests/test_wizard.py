@@ -17,6 +17,7 @@ pytest.importorskip("pytestqt")
 torch = pytest.importorskip("torch")
 
 import cv2  # noqa: E402
+
 from polychrome.core import imageio  # noqa: E402
 from polychrome.gui.wizard import (  # noqa: E402
     TrainingWizard,

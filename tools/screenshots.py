@@ -33,9 +33,9 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for colorization")
     args = ap.parse_args(argv)
 
-    from PySide6.QtWidgets import QApplication
-
     import tempfile
+
+    from PySide6.QtWidgets import QApplication
 
     from polychrome.gui.main_window import MainWindow
     from polychrome.gui.queue.controller import ColorizeController

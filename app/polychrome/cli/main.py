@@ -222,7 +222,8 @@ def cmd_evaluate(args) -> int:
         print(f"error: {e.source}: {e.error}", file=sys.stderr)
     names = list(METRIC_INFO)
     per_image = [
-        {"image": str(r.source), "T": ("gray" if r.metrics.get("baseline") else r.T), **{k: r.metrics[k] for k in names}}
+        {"image": str(r.source), "T": ("gray" if r.metrics.get("baseline") else r.T),
+         **{k: r.metrics[k] for k in names}}
         for r in rows
     ]
     means = [{"image": "MEAN", **m} for m in summarize(rows)]

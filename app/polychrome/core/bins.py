@@ -43,7 +43,7 @@ class ABBins:
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def in_gamut(cls, grid: float = 10.0, levels: int = 256) -> "ABBins":
+    def in_gamut(cls, grid: float = 10.0, levels: int = 256) -> ABBins:
         """Cells that some sRGB colour falls in.
 
         The extreme ab values of the sRGB gamut lie on the surface of the RGB cube, so its six faces are sampled
@@ -74,7 +74,7 @@ class ABBins:
         grid: float = 10.0,
         min_count: int = 1,
         name: str = "data",
-    ) -> "ABBins":
+    ) -> ABBins:
         """Cells occupied by at least ``min_count`` of the given ab samples ((..., 2) arrays)."""
         counts: Dict[Tuple[int, int], int] = {}
         arrays = [ab] if isinstance(ab, np.ndarray) else ab
@@ -94,7 +94,7 @@ class ABBins:
     @classmethod
     def from_images(
         cls, images: Iterable[np.ndarray], grid: float = 10.0, min_count: int = 1, name: str = "data"
-    ) -> "ABBins":
+    ) -> ABBins:
         """Cells occupied by the pixels of RGB images (any dtype accepted by :func:`srgb_to_lab`)."""
         return cls.from_ab((srgb_to_lab(img)[..., 1:] for img in images), grid=grid, min_count=min_count, name=name)
 
@@ -166,20 +166,22 @@ class ABBins:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "ABBins":
+    def from_dict(cls, d: Dict[str, Any]) -> ABBins:
         if "centers" not in d:
             raise ValueError("bin table has no 'centers'")
-        return cls(np.asarray(d["centers"], dtype=np.float32), grid=float(d.get("grid", 10.0)), name=d.get("name", "custom"))
+        return cls(
+            np.asarray(d["centers"], dtype=np.float32), grid=float(d.get("grid", 10.0)), name=d.get("name", "custom")
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> "ABBins":
+    def from_json(cls, text: str) -> ABBins:
         return cls.from_dict(json.loads(text))
 
     def save(self, path: Union[str, Path]) -> None:
         Path(path).write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Union[str, Path]) -> "ABBins":
+    def load(cls, path: Union[str, Path]) -> ABBins:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 

@@ -93,7 +93,7 @@ def _guided_upsample(ab: np.ndarray, guide_L: np.ndarray, radius: int = 2, eps: 
     H, W = guide_L.shape[:2]
     # Work at twice the coarse resolution (no larger than the image): fine enough to follow edges, still cheap.
     sh, sw = min(H, 2 * h), min(W, 2 * w)
-    I = cv2.resize(guide_L.astype(np.float32) * np.float32(0.01), (sw, sh), interpolation=cv2.INTER_AREA)
+    I = cv2.resize(guide_L.astype(np.float32) * np.float32(0.01), (sw, sh), interpolation=cv2.INTER_AREA)  # noqa: E741 (He et al.'s name for the guide)
     p = cv2.resize(ab, (sw, sh), interpolation=cv2.INTER_CUBIC)
     mean_I = _box(I, radius)
     var_I = _box(I * I, radius) - mean_I * mean_I

@@ -133,7 +133,12 @@ class Progress:
 
 def format_duration(seconds: Optional[float]) -> str:
     """``1h05m``, ``4m07s``, ``12s``; ``?`` for unknown (None, non-numeric, infinite)."""
-    if seconds is None or not isinstance(seconds, (int, float)) or seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if (
+        seconds is None
+        or not isinstance(seconds, (int, float))
+        or seconds != seconds
+        or seconds in (float("inf"), float("-inf"))
+    ):
         return "?"
     s = int(round(seconds))
     if s >= 3600:

@@ -65,7 +65,7 @@ class ExceptionHook:
         finally:
             self._showing = False
 
-    def install(self) -> "ExceptionHook":
+    def install(self) -> ExceptionHook:
         sys.excepthook = self
         return self
 

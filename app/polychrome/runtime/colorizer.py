@@ -139,7 +139,7 @@ class Colorizer:
         progress: Optional[Progress] = None,
         name: str = "",
         hints: Optional[Sequence[ColorHint]] = None,
-    ) -> "Prediction":
+    ) -> Prediction:
         """Colorize an image (gray (H, W) or RGB (H, W, 3), uint8/uint16/float): one inference, cached.
 
         ``hints`` (full-resolution coordinates) steer a hint-taking model; other models refuse them."""

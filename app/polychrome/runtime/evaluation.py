@@ -281,8 +281,8 @@ def evaluate(
     """Score every photo of ``sources`` (source name -> files) with :func:`score_photo`.
 
     Unreadable and gray photos are skipped with their reason. ``keep(source, path)`` selects the photos whose
-    renders are kept (for a contact sheet or thumbnails), at most ``max_kept`` of them. ``progress`` advances one step per photo and model;
-    ``log`` gets a line every 25 photos. Cancelling stops between models.
+    renders are kept (for a contact sheet or thumbnails), at most ``max_kept`` of them. ``progress`` advances one
+    step per photo and model; ``log`` gets a line every 25 photos. Cancelling stops between models.
     """
     progress = ensure_progress(progress)
     n_models = max(1, len(models))

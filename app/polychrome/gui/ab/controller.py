@@ -106,7 +106,7 @@ class ABController(QObject):
         self._history: List[int] = []  # trial numbers in the order they were decided (for undo)
 
     @classmethod
-    def from_controller(cls, controller, parent: Optional[QObject] = None, **kwargs: Any) -> "ABController":
+    def from_controller(cls, controller, parent: Optional[QObject] = None, **kwargs: Any) -> ABController:
         """A session over a :class:`~polychrome.gui.queue.controller.ColorizeController`'s queue, reusing its cached
         predictions and offering its models."""
         return cls(controller.queue.items, base_colorizer=controller.colorizer, provider=controller.provider,

@@ -89,7 +89,7 @@ class CompareController(QObject):
         self.result: Optional[np.ndarray] = None  # the controller's latest preview
         self.overlays: Dict[str, bool] = {name: False for name in OVERLAYS}
         self.measuring = True  # metrics and curves wanted (e.g. while the metrics panel is visible)
-        self._stats: "weakref.WeakKeyDictionary[Any, Stats]" = weakref.WeakKeyDictionary()
+        self._stats: weakref.WeakKeyDictionary[Any, Stats] = weakref.WeakKeyDictionary()
         self._entropy: Optional[Tuple[float, np.ndarray]] = None  # (T, colour-mapped) for the current data
         self._delta_e: Optional[Tuple[float, np.ndarray]] = None  # (T, colour-mapped)
         self.coalesce_ms = int(coalesce_ms)

@@ -38,7 +38,7 @@ _CV_COLORMAPS = {"viridis": cv2.COLORMAP_VIRIDIS, "inferno": cv2.COLORMAP_INFERN
 # -- plain numpy helpers ----------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def colormap_lut(name: str) -> np.ndarray:
     """(256, 3) uint8 RGB lookup table of an OpenCV colour map ("viridis", "inferno", "turbo"); read-only."""
     ramp = np.arange(256, dtype=np.uint8)[:, None]

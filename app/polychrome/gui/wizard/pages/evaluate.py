@@ -122,7 +122,8 @@ class EvaluatePage(WizardPage):
         self.status.setText(
             f"On <b>{n}</b> validation photo{'s' if n != 1 else ''}" + (f" (of {of})" if of != n else "") +
             ". The better model per metric and T in bold green; for colourfulness, nearer the originals' "
-            f"{self._truth_colorfulness(ev)} is better." + (f" {len(errs)} photo(s) could not be scored." if errs else ""))
+            f"{self._truth_colorfulness(ev)} is better."
+            + (f" {len(errs)} photo(s) could not be scored." if errs else ""))
         self.samples_title.setText("Gray · " + " · ".join(labels) + " · original   (at each model's default T)")
         items = []
         for s in ev.get("samples", []):

@@ -50,7 +50,8 @@ class TrainPage(WizardPage):
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(-10, 10))
         self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#90caf9", width=1), name="training (step)")
-        self.mean_curve = self.plot.plot([], [], pen=pg.mkPen("#1565c0", width=2), name="training (running mean of the epoch)")
+        self.mean_curve = self.plot.plot([], [], pen=pg.mkPen("#1565c0", width=2),
+                                         name="training (running mean of the epoch)")
         self.val_curve = self.plot.plot([], [], pen=pg.mkPen("#e65100", width=2), symbol="o", symbolSize=8,
                                         symbolBrush="#e65100", name="validation")
         self.plot.setMinimumHeight(220)
