@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -119,6 +119,10 @@ class MainWindow(QMainWindow):
         self.wizard = None
         # views → controller
         self.queue_view.row_selected.connect(controller.set_current)
+        self.queue_view.remove_requested.connect(controller.remove_rows)
+        self.queue_view.clear_finished_requested.connect(controller.clear_finished)
+        self.queue_view.clear_requested.connect(controller.clear)
+        self.queue_view.retry_requested.connect(controller.retry_rows)
         # dragging: the fast preview of the newest T (coalesced); release/keyboard/reset: the exact render
         self.slider.changed.connect(self._on_slider_drag)
         self.slider.committed.connect(self._on_slider_commit)
@@ -133,6 +137,12 @@ class MainWindow(QMainWindow):
 
     # -- menus ----------------------------------------------------------------------------------
     def _build_menus(self) -> None:
+        self.preferences_action = QAction("&Settings…", self)
+        self.preferences_action.setShortcuts(  # Ctrl+, everywhere (Linux has no standard key for it)
+            [QKeySequence("Ctrl+,")] + [k for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+                                        if k != QKeySequence("Ctrl+,")])
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.preferences_action.triggered.connect(self.show_preferences)
         file_menu = self.menuBar().addMenu("&File")
         self.open_action = QAction("&Open Images…", self, shortcut=QKeySequence.StandardKey.Open)
         self.open_action.triggered.connect(self.open_files)
@@ -155,6 +165,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
 
+        self._build_edit_menu()
+
         run_menu = self.menuBar().addMenu("&Run")
         self.start_action = QAction("&Colorize Queued", self)
         self.start_action.triggered.connect(self.controller.start)
@@ -169,9 +181,6 @@ class MainWindow(QMainWindow):
 
         self.train_action = QAction("&Train a Model on My Photos…", self)
         self.train_action.triggered.connect(self.open_training_wizard)
-        self.preferences_action = QAction("&Preferences…", self, shortcut=QKeySequence.StandardKey.Preferences)
-        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.preferences_action.triggered.connect(self.show_preferences)
         self.model_menu = self.menuBar().addMenu("&Model")
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
         self._fill_model_menu()
@@ -213,6 +222,32 @@ class MainWindow(QMainWindow):
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self.show_about)
         help_menu.addAction(self.about_action)
+
+    def _build_edit_menu(self) -> None:
+        """Edit: Undo / Redo (bound to the active stack of :attr:`undo_group`, see :meth:`register_undo_stack`),
+        the queue's Remove / Clear Finished / Clear, and Settings… (Ctrl+,; the app menu on macOS)."""
+        self.edit_menu = edit_menu = self.menuBar().addMenu("&Edit")
+        self.undo_group = QUndoGroup(self)
+        self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Undo))
+        self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
+        redo_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+        self.redo_action.setShortcuts(redo_keys or [QKeySequence("Ctrl+Shift+Z")])
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        for a in self.queue_view.actions_for_menu():
+            edit_menu.addAction(a)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.preferences_action)
+
+    def register_undo_stack(self, stack: QUndoStack, active: bool = True) -> QUndoStack:
+        """Plug an undo stack (e.g. the hint tool's) into Edit ▸ Undo / Redo; ``active``: bind the actions to it
+        now (``stack.setActive()`` later switches to it; the group drops a stack when it is deleted)."""
+        self.undo_group.addStack(stack)
+        if active:
+            stack.setActive(True)
+        return stack
 
     def _fill_model_menu(self) -> None:
         """The usable models of runtime.registry (the current one checked) and "Open Model File…"."""

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
 from ...core.errors import PolychromeError
 from ...core.merge import preview_table_ready
+from ...core.metrics import colorfulness
 from ...runtime.jobs import (
     QueueJob,
     QueueUpdate,
@@ -29,6 +30,7 @@ from ...runtime.jobs import (
 from ...runtime.pipeline import expand_inputs
 from ..export.controller import ExportController
 from ..workers import Tasks, Worker
+from . import session as sessions
 from .model import (
     DEFAULT_T,
     DONE,
@@ -39,15 +41,20 @@ from .model import (
     STATE_COLOR,
     T_MAX,
     T_MIN,
+    THUMB_SIDE,
     Queue,
     QueueItem,
     clamp_T,
+    thumbnail_from_prediction,
+    thumbnail_from_rgb,
 )
 
 log = logging.getLogger(__name__)
 
 QUEUE, RENDER, EXACT, DRAG = "queue", "render", "exact", "drag"  # task keys and lanes
-T_STEP = 0.02  # one keyboard step of T (View ▸ More Vivid / More Muted)
+T_STEP = 0.02  # one keyboard step of T (View ▸ Toward the Most Likely Colour / Toward the Average)
+SAVE_DELAY_MS = 800  # the session is saved this long after the last change (and when the window closes)
+COLOURFULNESS_PIXELS = 40_000  # the status bar's colourfulness is measured on a subsample of the preview
 __all__ = ["ColorizeController", "ImageQueueModel", "QueueItem", "QUEUED", "RUNNING", "DONE", "ERROR", "T_MIN",
            "T_MAX"]
 
@@ -60,6 +67,7 @@ class ImageQueueModel(QAbstractListModel):
     def __init__(self, parent: Optional[QObject] = None, keep: int = KEEP_PREDICTIONS) -> None:
         super().__init__(parent)
         self.model = Queue(keep)
+        self._icons: dict = {}  # id(item) -> ((thumbnail id, state), QIcon)
 
     @property
     def items(self) -> List[QueueItem]:
@@ -78,7 +86,7 @@ class ImageQueueModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return it.tooltip
         if role == Qt.ItemDataRole.DecorationRole:
-            return QColor(STATE_COLOR[it.state])
+            return self._icon(it)
         if role == self.StateRole:
             return it.state
         if role == self.ReasonRole:
@@ -87,16 +95,60 @@ class ImageQueueModel(QAbstractListModel):
             return str(it.path)
         return None
 
+    def _icon(self, it: QueueItem) -> QIcon:
+        """The row's thumbnail (the result at its T), framed by a bar in the state's colour; a swatch before."""
+        key = (id(it.thumbnail), it.state)
+        cached = self._icons.get(id(it))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        side = THUMB_SIDE
+        pix = QPixmap(side, side)
+        pix.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pix)
+        colour = QColor(STATE_COLOR[it.state])
+        if it.thumbnail is not None:
+            t = np.ascontiguousarray(it.thumbnail)
+            h, w = t.shape[:2]
+            img = QImage(t.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+            p.drawImage((side - w) // 2, (side - h) // 2, img)
+            p.fillRect(0, side - 4, side, 4, colour)
+        else:
+            p.fillRect(side // 4, side // 4, side // 2, side // 2, colour)
+        p.end()
+        icon = QIcon(pix)
+        self._icons[id(it)] = (key, icon)
+        return icon
+
+    def set_thumbnail(self, row: int, thumb: Optional[np.ndarray]) -> None:
+        if 0 <= row < len(self.items):
+            self.items[row].thumbnail = thumb
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
     # -- editing ----------------------------------------------------------------------------------
     def add(self, paths: Iterable[Path]) -> List[int]:
         new = self.model.new_paths(paths)
-        if not new:
+        return self.append([QueueItem(p) for p in new])
+
+    def append(self, items: Sequence[QueueItem]) -> List[int]:
+        if not items:
             return []
         first = len(self.items)
-        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
-        self.items.extend(QueueItem(p) for p in new)
+        self.beginInsertRows(QModelIndex(), first, first + len(items) - 1)
+        self.items.extend(items)
         self.endInsertRows()
-        return list(range(first, first + len(new)))
+        return list(range(first, first + len(items)))
+
+    def remove(self, rows: Sequence[int]) -> List[QueueItem]:
+        """Take rows out (highest first, so each removal is one ``rowsRemoved`` for the views)."""
+        removed = []
+        for r in sorted({r for r in rows if 0 <= r < len(self.items)}, reverse=True):
+            self.beginRemoveRows(QModelIndex(), r, r)
+            removed.extend(self.model.remove([r]))
+            self.endRemoveRows()
+        for it in removed:
+            self._icons.pop(id(it), None)
+        return removed[::-1]
 
     def set_state(self, row: int, state: str, reason: str = "", prediction: Any = None, source: Any = None) -> None:
         it = self.items[row]
@@ -129,6 +181,7 @@ class ColorizeController(QObject):
     failed = Signal(str, str)  # an unexpected error in a worker: message, traceback
     queue_progress = Signal(int, int)  # finished (done + error), total
     exported = Signal(object)  # [(row, output path or None, reason)] when an export finished
+    colourfulness_changed = Signal(float)  # Hasler–Süsstrunk M of the shown preview (NaN: no image)
 
     def __init__(self, colorizer=None, parent: Optional[QObject] = None, max_pixels: Optional[int] = None,
                  keep: int = KEEP_PREDICTIONS) -> None:
@@ -150,6 +203,13 @@ class ColorizeController(QObject):
         self.pinned: Optional[Tuple[float, float]] = None
         self.hover: Optional[Tuple[float, float]] = None
         self.start_T: Optional[float] = None  # T new images start at; None: the model's default
+        self._job_items: dict = {}  # a run's job row -> its QueueItem (rows move when others are removed)
+        self._restart_after_cancel = False
+        self.session_file: Optional[Path] = None  # where the session is saved (None: not saved)
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_session)
         if colorizer is not None:
             self.set_colorizer(colorizer)
 
@@ -222,13 +282,127 @@ class ColorizeController(QObject):
 
     # -- queue ------------------------------------------------------------------------------------
     def add_paths(self, paths: Sequence[str], start: bool = True) -> Tuple[List[int], List[str]]:
+        """Add files, folders and globs. A file already in the queue is selected instead (opening it again means
+        "show me that one"); a named file that does not exist becomes an error row that says so, so the user sees
+        it until they remove it. Returns (new rows, problems)."""
         files, problems = expand_inputs([str(p) for p in paths])
+        known = [r for r in (self.queue.model.row_of(f) for f in files) if r >= 0]
         rows = self.queue.add(files)
+        missing = [Path(str(p)).expanduser() for p in paths if self._is_missing_file(str(p))]
+        missing = [m for m in missing if self.queue.model.row_of(m) < 0]
+        if missing:
+            first = len(self.queue.items)
+            rows += self.queue.append([QueueItem(m, ERROR, "file not found") for m in missing])
+            for m in missing:
+                self.message.emit(f"{m}: file not found")
+            if self.current < 0:
+                self.set_current(first)
+        named = {f"{m}: file not found" for m in missing}
         for p in problems:
-            self.message.emit(p)
+            if p not in named:
+                self.message.emit(p)
+        if known and not rows:
+            self.set_current(known[-1])
+            if len(known) == 1:
+                self.message.emit(f"{self.queue.items[known[-1]].path.name} is already in the queue")
+        if rows:
+            self.session_changed()
         if start and rows:
             self.start()
         return rows, problems
+
+    @staticmethod
+    def _is_missing_file(raw: str) -> bool:
+        return not any(ch in raw for ch in "*?[") and not Path(raw).expanduser().exists()
+
+    # -- managing the queue -----------------------------------------------------------------------
+    def remove_rows(self, rows: Sequence[int]) -> int:
+        """Take images out of the queue (their results, T and extras go with them). A running queue goes on
+        with the rest: if a removed image is being colorized or waiting, the run is cancelled and restarted."""
+        rows = sorted({r for r in rows if 0 <= r < len(self.queue.items)})
+        if not rows:
+            return 0
+        current_item = self.current_item
+        pending = any(self.queue.items[r].state in (QUEUED, RUNNING) for r in rows)
+        if self.running and pending:
+            self._restart_after_cancel = True
+            self.tasks.cancel(QUEUE)
+        removed = self.queue.remove(rows)
+        for it in removed:
+            it.prediction = None
+        if current_item is not None and current_item in removed:
+            n = len(self.queue.items)
+            self.set_current(min(rows[0], n - 1) if n else -1)
+        elif current_item is not None:
+            self.current = self._row_of_item(current_item)
+            self.current_changed.emit(self.current)
+        c = self.queue.counts()
+        self.queue_progress.emit(c[DONE] + c[ERROR], len(self.queue.items))
+        self.message.emit(f"Removed {len(removed)} image(s) from the queue")
+        self.session_changed()
+        return len(removed)
+
+    def retry_rows(self, rows: Sequence[int]) -> int:
+        """Queue failed images again (a file that was missing may be back)."""
+        rows = [r for r in rows if 0 <= r < len(self.queue.items) and self.queue.items[r].state == ERROR]
+        for r in rows:
+            self.queue.set_state(r, QUEUED)
+        if rows:
+            self.start()
+        return len(rows)
+
+    def clear_finished(self) -> int:
+        """Remove the images that are done or failed."""
+        return self.remove_rows([r for r, it in enumerate(self.queue.items) if it.finished])
+
+    def clear(self) -> int:
+        """Remove every image."""
+        return self.remove_rows(range(len(self.queue.items)))
+
+    def _row_of_item(self, item: QueueItem) -> int:
+        return next((i for i, it in enumerate(self.queue.items) if it is item), -1)
+
+    # -- the session ------------------------------------------------------------------------------
+    def enable_session(self, path: Optional[Path] = None) -> Path:
+        """Save the session (queue, each image's T and extras, the current image) to ``path`` (default:
+        :func:`~.session.session_path`) after each change and at :meth:`shutdown`."""
+        self.session_file = Path(path) if path is not None else sessions.session_path()
+        return self.session_file
+
+    def session_changed(self) -> None:
+        """Something worth keeping changed (the queue, a T, an item's extras): save soon (debounced)."""
+        if self.session_file is not None:
+            self._save_timer.start()
+
+    def save_session(self) -> Optional[Path]:
+        self._save_timer.stop()
+        if self.session_file is None:
+            return None
+        try:
+            return sessions.save(sessions.from_items(self.queue.items, self.current), self.session_file)
+        except (OSError, PolychromeError) as exc:
+            log.warning("the session could not be saved: %s", exc)
+            self.message.emit(f"The session could not be saved: {exc}")
+            return None
+
+    def restore_session(self, session: sessions.Session, start: bool = True) -> List[int]:
+        """Put a saved session back: each image with its T and extras, queued again (colorized anew); a file
+        that is gone becomes an error row naming the reason."""
+        items = []
+        for e in session.entries:
+            if self.queue.model.row_of(e.path) >= 0:
+                continue
+            exists = e.path.is_file()
+            items.append(QueueItem(e.path, QUEUED if exists else ERROR, "" if exists else "file not found",
+                                   T=e.T, extras=dict(e.extras)))
+        rows = self.queue.append(items)
+        if rows and 0 <= session.current < len(rows):
+            self.set_current(rows[session.current])
+        elif rows and self.current < 0:
+            self.set_current(rows[0])
+        if start and rows:
+            self.start()
+        return rows
 
     @property
     def runner(self):
@@ -251,7 +425,9 @@ class ColorizeController(QObject):
             return False
         self._cancel_requested = False
         jobs = [QueueJob(r, self.queue.items[r].path) for r in rows]
+        self._job_items = {r: self.queue.items[r] for r in rows}
         self._run_completed = False
+        self._restart_after_cancel = False
         self.tasks.start(QUEUE, colorize_queue, self.colorizer, jobs, on_yielded=self._on_update,
                          on_error=self._on_worker_error, on_returned=self._on_result, on_finished=self._on_finished)
         self.running_changed.emit()
@@ -270,13 +446,18 @@ class ColorizeController(QObject):
             self.queue.set_state(r, QUEUED, "cancelled")
         if was_running and not self.running:
             self.running_changed.emit()
+        if self.session_file is not None:
+            self.save_session()
         return ok
 
     def _on_update(self, u: QueueUpdate) -> None:
-        row, state = u.row, u.state
-        if not 0 <= row < len(self.queue.items):
+        item = self._job_items.get(u.row)
+        row, state = (self._row_of_item(item) if item is not None else -1), u.state
+        if row < 0:  # removed from the queue meanwhile
             return
         self.queue.set_state(row, state, u.reason, u.prediction, u.source)
+        if state == DONE and u.prediction is not None:
+            self.queue.set_thumbnail(row, thumbnail_from_prediction(u.prediction, self.T_of(item)))
         c = self.queue.counts()
         self.queue_progress.emit(c[DONE] + c[ERROR], len(self.queue.items))
         if state == DONE:
@@ -306,10 +487,12 @@ class ColorizeController(QObject):
         self.failed.emit(message, tb)
 
     def _on_finished(self) -> None:
+        restart = self._restart_after_cancel and not self._cancel_requested
+        self._restart_after_cancel = False
         for r in self.queue.rows_in(RUNNING):
-            self.queue.set_state(r, QUEUED, "cancelled")
+            self.queue.set_state(r, QUEUED, "" if restart else "cancelled")
         self.running_changed.emit()
-        if self._run_completed and not self._cancel_requested and self.queue.rows_in(QUEUED):
+        if (restart or (self._run_completed and not self._cancel_requested)) and self.queue.rows_in(QUEUED):
             self.start()  # files added while the last run was going (never after a failure: no retry loop)
 
     # -- export -------------------------------------------------------------------------------------
@@ -378,6 +561,8 @@ class ColorizeController(QObject):
             it.T = T
         if changed:
             self.temperature_changed.emit(T)  # keeps every view of T (the slider) in step with the controller
+            if exact:
+                self.session_changed()
         self.render(exact=exact)
 
     def nudge_T(self, steps: int) -> None:  # noqa: N802
@@ -411,6 +596,7 @@ class ColorizeController(QObject):
         self.tasks.discard(EXACT)
         fast = self.preview(False)
         self.preview_changed.emit(fast)
+        self._measure(fast)
         self.distribution_changed.emit(self.distribution_info())
         if exact and fast is not None:
             self._start_exact()
@@ -426,6 +612,18 @@ class ColorizeController(QObject):
     def _on_exact(self, rgb: Optional[np.ndarray]) -> None:
         if rgb is not None:
             self.preview_changed.emit(rgb)
+            self._measure(rgb)
+            if self.current >= 0:  # the thumbnail follows the image's T
+                self.queue.set_thumbnail(self.current, thumbnail_from_rgb(rgb))
+
+    def _measure(self, rgb: Optional[np.ndarray]) -> None:
+        """The shown preview's colourfulness (Hasler–Süsstrunk M) on a strided subsample: well under a ms."""
+        if rgb is None:
+            self.colourfulness_changed.emit(float("nan"))
+            return
+        h, w = rgb.shape[:2]
+        step = max(1, int((h * w / COLOURFULNESS_PIXELS) ** 0.5))
+        self.colourfulness_changed.emit(float(colorfulness(rgb[::step, ::step])))
 
     # -- preferences ---------------------------------------------------------------------------------
     def apply_preferences(self, model: Optional[str], provider: Optional[str],
