@@ -312,9 +312,43 @@ def _pil_to_arrays(im: Image.Image, icc: bytes | None) -> Decoded:
     return Decoded(color, alpha)
 
 
+def _strict_jpeg(data: bytes, mode: str) -> np.ndarray | None:
+    """Decode JPEG data with libjpeg-turbo (simplejpeg) in strict mode: a warning of the library (premature end of
+    the data, corrupt entropy-coded data) is an error, where Pillow and OpenCV fill in gray and go on. Returns the
+    pixels for gray/RGB (None for other modes, which are only checked, at 1/8 size); None without simplejpeg."""
+    try:
+        import simplejpeg
+    except ImportError:  # pragma: no cover - a dependency; without it damaged JPEGs decode as Pillow allows
+        return None
+    space = {"L": "GRAY", "RGB": "RGB", "CMYK": "CMYK"}.get(mode)
+    if space is None:
+        return None
+    try:
+        if space == "CMYK":
+            simplejpeg.decode_jpeg(data, space, strict=True, min_factor=8)
+            return None
+        arr = simplejpeg.decode_jpeg(data, space, strict=True)
+    except ValueError as exc:
+        text = one_line(exc)
+        if "memory" in text.lower():
+            raise MemoryError(text) from None
+        raise truncated(f"libjpeg reports: {text}") from None
+    return arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr
+
+
 def _decode_pillow(path: Path, fmt: str) -> Decoded:
     # The plugin class is instantiated directly (not through Image.open) so Pillow's process-wide
     # decompression-bomb limit does not apply: our own check, with the caller's limit, has already passed.
+    if fmt == "JPEG":
+        data = path.read_bytes()
+        with JpegImagePlugin.JpegImageFile(io.BytesIO(data)) as im:
+            mode = im.mode
+            icc = im.info.get("icc_profile") or None
+            exif = normalize_exif(im.info.get("exif"))
+            pixels = _strict_jpeg(data, mode) if im.format == "JPEG" else None
+            if pixels is not None:
+                del data
+                return Decoded(pixels, icc=icc, exif=exif)
     with open(path, "rb") as f:
         im = _PIL_CLASSES[fmt](f)
         try:

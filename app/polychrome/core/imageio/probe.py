@@ -263,3 +263,65 @@ def probe_image(path: str | os.PathLike[str]) -> tuple[int, int, str]:
 # ----------------------------------------------------------------------------------------------------------------
 # Pixel helpers
 # ----------------------------------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Pages and frames
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _png_frames(r: Reader) -> int:
+    """Frames of an animated PNG (its acTL chunk, which comes before the first IDAT), else 1."""
+    pos = 8
+    while pos + 8 <= r.size:
+        length, ctype = struct.unpack(">I4s", r.read_at(pos, 8))
+        if ctype == b"acTL":
+            data = r.read_at(pos + 8, 4)
+            return max(1, struct.unpack(">I", data)[0]) if len(data) == 4 else 1
+        if ctype in (b"IDAT", b"IEND"):
+            return 1
+        pos += 12 + length
+    return 1
+
+
+def _webp_frames(r: Reader) -> int:
+    head = r.read_at(0, 21)
+    if len(head) < 21 or head[12:16] != b"VP8X" or not head[20] & 0x02:  # the animation flag
+        return 1
+    frames, pos = 0, 12
+    while pos + 8 <= r.size:
+        ctype, length = struct.unpack("<4sI", r.read_at(pos, 8))
+        frames += ctype == b"ANMF"
+        pos += 8 + length + (length & 1)
+    return max(1, frames)
+
+
+def _tiff_pages(r: Reader) -> int:
+    r.f.seek(0)
+    with tifffile.TiffFile(r.f) as tf:
+        n = len(tf.pages)
+        if n > 1:
+            # reduced-resolution copies (NewSubfileType bit 0) are previews of a page, not pages of their own
+            n = sum(1 for p in tf.pages if isinstance(p, tifffile.TiffPage) and not (int(p.subfiletype) & 1))
+    return max(1, n)
+
+
+def page_count(path: str | os.PathLike[str]) -> int:
+    """How many pages (multi-page TIFF) or frames (animated PNG / WebP) the file holds; 1 when it cannot tell.
+
+    Reads headers only; :func:`read_image` decodes the first page / frame."""
+    p = Path(path)
+    try:
+        size = os.stat(p).st_size
+        with open(p, "rb") as f:
+            r = Reader(f, size)
+            fmt = _sniff_format(r.read_at(0, 32))
+            if fmt == "PNG":
+                return _png_frames(r)
+            if fmt == "WEBP":
+                return _webp_frames(r)
+            if fmt == "TIFF":
+                return _tiff_pages(r)
+    except (OSError, ValueError, struct.error, Unreadable, tifffile.TiffFileError):
+        return 1
+    return 1
