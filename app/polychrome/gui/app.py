@@ -11,9 +11,9 @@ import sys
 import traceback
 from typing import List, Optional
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ..runtime.providers import limit_blas_threads
 from . import logfile
@@ -23,6 +23,10 @@ from .settings import AppSettings
 from .startup import apply_app_icon, watch_first_show
 
 log = logging.getLogger("polychrome.gui")
+
+FIRST_SIZE = QSize(1400, 900)  # the first window's size where the screen has room (logical pixels)
+SCREEN_SHARE = 0.92  # at most this share of the available screen (the rest: window frame and title bar)
+FRAME_ALLOWANCE = QSize(16, 48)  # decorations a window manager adds outside the client area (before they are known)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +78,50 @@ class ExceptionHook:
             sys.excepthook = self.previous
 
 
+def first_size(available: QSize, preferred: QSize = FIRST_SIZE, minimum: Optional[QSize] = None) -> QSize:
+    """The client size of a window opened for the first time on a screen whose available geometry is ``available``
+    (logical pixels, i.e. after the scale factor): ``preferred`` where it fits, else at most :data:`SCREEN_SHARE` of
+    the screen less :data:`FRAME_ALLOWANCE`, and never below ``minimum`` (the layout's minimum, if it fits)."""
+    minimum = minimum or QSize(0, 0)
+    room_w = int(available.width() * SCREEN_SHARE) - FRAME_ALLOWANCE.width()
+    room_h = int(available.height() * SCREEN_SHARE) - FRAME_ALLOWANCE.height()
+    w = min(preferred.width(), room_w)
+    h = min(preferred.height(), room_h)
+    return QSize(max(w, min(minimum.width(), available.width())), max(h, min(minimum.height(), available.height())))
+
+
+def fit_to_screen(window: QWidget, restored: bool = False) -> QRect:
+    """Size and place a top-level window so that it fits its screen's available geometry, at any scale factor.
+
+    A first window (``restored`` False) gets :func:`first_size`, centred; a restored geometry is kept where it fits
+    and otherwise shrunk and moved onto the screen (the screen or its scaling may have changed since). Returns the
+    new geometry (client area, logical pixels)."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is None:
+        return window.geometry()
+    avail = screen.availableGeometry()
+    minimum = window.minimumSizeHint().expandedTo(window.minimumSize())
+    if restored:
+        size = window.size().boundedTo(QSize(avail.width() - FRAME_ALLOWANCE.width(),
+                                             avail.height() - FRAME_ALLOWANCE.height()))
+    else:
+        size = first_size(avail.size(), minimum=minimum)
+    if minimum.width() > size.width() or minimum.height() > size.height():
+        # a layout that cannot shrink that far would grow the window past the screen again: let it shrink
+        window.setMinimumSize(QSize(min(minimum.width(), size.width()), min(minimum.height(), size.height())))
+    window.resize(size)
+    geo = window.geometry()
+    if restored and avail.contains(geo):
+        return geo
+    x = avail.x() + max(0, (avail.width() - size.width()) // 2)
+    y = avail.y() + max(0, (avail.height() - size.height() - FRAME_ALLOWANCE.height()) // 2)
+    if restored:
+        x = min(max(geo.x(), avail.x()), avail.right() - size.width())
+        y = min(max(geo.y(), avail.y()), avail.bottom() - size.height())
+    window.move(x, y)
+    return window.geometry()
+
+
 def create_window(model=None, provider: Optional[str] = None, inputs: Optional[List[str]] = None,
                   settings: Optional[AppSettings] = None) -> MainWindow:
     """The controller (model loaded, or the reason it could not be) and its window; QApplication must exist.
@@ -90,6 +138,7 @@ def create_window(model=None, provider: Optional[str] = None, inputs: Optional[L
         if saved:
             controller.message.emit(f"The saved model {saved} could not be opened; using the default model")
     window = MainWindow(controller, settings)
+    fit_to_screen(window, restored=settings is not None and settings.window_geometry() is not None)
     if inputs:
         window.add_paths(list(inputs))
     return window
