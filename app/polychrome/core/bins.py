@@ -1,11 +1,15 @@
 """Quantised ab bins: the Q classes the network predicts a distribution over.
 
-Bins are the centres of grid cells of side ``grid`` (10 by default) on the ab plane. Two tables are supported:
+Bins are the centres of grid cells of side ``grid`` (10 by default) on the ab plane, in any order (the order
+of the network's output channels). Any such table works at run time; these are built in:
 
-* :meth:`ABBins.in_gamut` — every cell that some in-gamut sRGB colour falls in (Q = 313 at grid 10, as in
-  Zhang et al. 2016);
+* :meth:`ABBins.in_gamut` — every cell that some in-gamut sRGB colour falls in (Q = 261 at grid 10);
 * :meth:`ABBins.from_ab` / :meth:`ABBins.from_images` — the cells a set of photos actually occupies (a
-  data-derived table, e.g. fewer bins on a face data set).
+  data-derived table, e.g. fewer bins on a face data set);
+* :meth:`ABBins.full_grid` — every cell of a square (Q = 23² = 529 for ±110 at grid 10: Zhang et al. 2017's
+  SIGGRAPH table);
+* :meth:`ABBins.from_centers` — a table read from a network's weights (Zhang et al. 2016's 313 bins), snapped
+  onto its grid after checking that it lies on it.
 
 A table travels with every model (JSON in the ONNX metadata) so decoding always uses the bins the model was
 trained with.
@@ -90,6 +94,39 @@ class ABBins:
             keep.sort()
         centers = np.array(keep, dtype=np.float32) * np.float32(grid)
         return cls(centers, grid=grid, name=name)
+
+    @classmethod
+    def full_grid(cls, limit: float = 110.0, grid: float = 10.0, name: Optional[str] = None) -> ABBins:
+        """Every cell centre of the square [-limit, limit]² (limit a multiple of ``grid``), a*-major: bin
+        ``i·n + j`` is (−limit + i·grid, −limit + j·grid) with n = 2·limit/grid + 1 — the order of the SIGGRAPH17
+        network's classes (Q = 529 at ±110, grid 10)."""
+        n = int(round(2.0 * limit / grid)) + 1
+        if n < 2 or abs((n - 1) * grid - 2.0 * limit) > 1e-6:
+            raise ValueError(f"limit {limit:g} is not a positive multiple of the grid {grid:g}")
+        v = np.arange(n, dtype=np.float32) * np.float32(grid) - np.float32(limit)
+        a, b = np.meshgrid(v, v, indexing="ij")
+        return cls(np.stack([a.ravel(), b.ravel()], axis=1), grid=grid, name=name or f"grid-{limit:g}-{grid:g}")
+
+    @classmethod
+    def from_centers(
+        cls, centers: np.ndarray, grid: float = 10.0, tolerance: float = 0.05, name: str = "custom"
+    ) -> ABBins:
+        """A table from centres computed from weights, e.g. ECCV16's ``model_out`` × 110: each centre must lie
+        within ``tolerance`` ab units of a grid point (float32 rounding) and is snapped onto it; ``ValueError``
+        names the first that does not."""
+        c = np.asarray(centers, dtype=np.float64).reshape(-1, 2)
+        if not np.all(np.isfinite(c)):
+            raise ValueError("the bin centres are not all finite numbers")
+        snapped = np.round(c / grid) * grid
+        off = np.abs(c - snapped).max(axis=1)
+        bad = np.nonzero(off > tolerance)[0]
+        if bad.size:
+            k = int(bad[0])
+            raise ValueError(
+                f"bin {k} at ({c[k, 0]:.3f}, {c[k, 1]:.3f}) is {off[k]:.3f} ab units off the grid of {grid:g} "
+                f"({bad.size} of {len(c)} bins are off it)"
+            )
+        return cls(snapped.astype(np.float32), grid=grid, name=name)
 
     @classmethod
     def from_images(
@@ -189,7 +226,7 @@ _IN_GAMUT: Dict[float, ABBins] = {}
 
 
 def in_gamut_bins(grid: float = 10.0) -> ABBins:
-    """The cached in-gamut table (Q=313 at grid 10)."""
+    """The cached in-gamut table (Q=261 at grid 10)."""
     b = _IN_GAMUT.get(grid)
     if b is None:
         b = _IN_GAMUT[grid] = ABBins.in_gamut(grid)
