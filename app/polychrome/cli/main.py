@@ -87,11 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--provider")
     s.add_argument("--out", help="also write the colorized sample here")
 
+    from . import import_model as import_cli
     from . import model as model_cli
     from . import train as train_cli  # the parser only: torch is imported when the command runs
 
     train_cli.add_parser(sub)
     model_cli.add_parser(sub)
+    import_cli.add_parser(sub)
     return p
 
 
@@ -124,6 +126,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from . import train as train_cli
 
             return train_cli.run(args)
+        if args.command == "import-model":
+            from . import import_model as import_cli
+
+            return import_cli.run(args)
     except PolychromeError as exc:  # a ModelError too: the message names the model and the reason
         _err(str(exc))
         return EXIT_USAGE
