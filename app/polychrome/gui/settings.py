@@ -3,7 +3,8 @@ a plist on macOS, ``~/.config/Polychrome/Polychrome.conf`` on Linux).
 
 :class:`AppSettings` gives typed accessors so no widget reads raw keys: the model and execution provider, the
 window geometry and dock layout, the last folders used for opening and exporting, the recent files, how new
-images start their temperature, and the export options last chosen. ``POLYCHROME_SETTINGS`` (a file path) makes
+images start their temperature, the export options last chosen and the default ones, the colour theme and
+whether the last session comes back by itself or after asking. ``POLYCHROME_SETTINGS`` (a file path) makes
 the app use an ini file instead — tests and portable installs use it.
 """
 
@@ -18,6 +19,8 @@ from PySide6.QtCore import QByteArray, QSettings
 
 MAX_RECENT = 12
 ENV_FILE = "POLYCHROME_SETTINGS"
+THEMES = ("system", "light", "dark")
+SESSION_MODES = ("restore", "ask")  # at start: bring the last session back, or ask first
 
 
 class AppSettings:
@@ -138,3 +141,42 @@ class AppSettings:
     def set_export_options(self, options: Dict[str, Any]) -> None:
         keep = {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool)) or v is None}
         self.qs.setValue("export/options", json.dumps(keep))
+
+    def default_export_options(self) -> Dict[str, Any]:
+        """The export options chosen in Settings (what a new export starts from; empty: the built-in defaults)."""
+        raw = self._str("export/defaults", "{}")
+        try:
+            d = json.loads(raw)
+        except ValueError:
+            return {}
+        return d if isinstance(d, dict) else {}
+
+    def set_default_export_options(self, options: Dict[str, Any]) -> None:
+        keep = {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        self.qs.setValue("export/defaults", json.dumps(keep))
+        self.qs.remove("export/options")  # new defaults replace what the last export remembered
+
+    def export_dialog_options(self) -> Dict[str, Any]:
+        """What the export dialog starts with: the defaults from Settings, then the last export's choices."""
+        return {**self.default_export_options(), **self.export_options()}
+
+    # -- appearance and session ---------------------------------------------------------------------
+    @property
+    def theme(self) -> str:
+        """"system" (the desktop's own colours), "light" or "dark"."""
+        v = self._str("appearance/theme", "system")
+        return v if v in THEMES else "system"
+
+    @theme.setter
+    def theme(self, value: str) -> None:
+        self.qs.setValue("appearance/theme", value if value in THEMES else "system")
+
+    @property
+    def session_mode(self) -> str:
+        """"restore": the last session comes back at start; "ask": the user is asked first."""
+        v = self._str("session/mode", "restore")
+        return v if v in SESSION_MODES else "restore"
+
+    @session_mode.setter
+    def session_mode(self, value: str) -> None:
+        self.qs.setValue("session/mode", value if value in SESSION_MODES else "restore")

@@ -566,7 +566,7 @@ class ColorizeController(QObject):
         self.render(exact=exact)
 
     def nudge_T(self, steps: int) -> None:  # noqa: N802
-        """A keyboard step of T: ``steps`` × 0.02 (negative: more vivid), rendered exactly."""
+        """A keyboard step of T: ``steps`` × 0.02 (negative: toward the most likely colour), rendered exactly."""
         self.set_T(self.T + T_STEP * steps, exact=True)
 
     def placeholder_text(self) -> str:

@@ -1,32 +1,61 @@
-"""Preferences: the model, the execution provider and the temperature new images start at."""
+"""Settings (Edit ▸ Settings…, Ctrl+,; the application menu on macOS), in three tabs:
+
+* General — the model, the execution provider, the temperature new images start at, and whether the last session
+  comes back by itself or after asking;
+* Appearance — the colour theme (same as the system, light, dark), applied at once when accepted;
+* Export — the options a new export starts with (format, bit depth, JPEG quality, upsampling, gamut, size, where,
+  suffix).
+"""
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QRadioButton,
+    QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.decode import DEFAULT_T, MAX_T, MIN_T
+from ..export.model import BIT_DEPTHS, FORMATS, GAMUT, UPSAMPLING
 
 AUTO = ""
+THEME_CHOICES = [("Same as the system", "system"), ("Light", "light"), ("Dark", "dark")]
+SESSION_CHOICES = [("Reopen the last session's images", "restore"), ("Ask whether to reopen them", "ask")]
+
+
+def _combo(choices: Sequence[Tuple[str, str]], current: Any) -> QComboBox:
+    c = QComboBox()
+    for label, key in choices:
+        c.addItem(label, key)
+    i = c.findData(current)
+    c.setCurrentIndex(max(0, i))
+    return c
 
 
 class SettingsDialog(QDialog):
-    """``models``: (label, path) pairs; ``providers``: (key, label) pairs with key "" meaning automatic.
+    """``models``: (label, path) pairs; ``providers``: (key, label) pairs with key "" meaning automatic;
+    ``theme``: "system" | "light" | "dark"; ``session_mode``: "restore" | "ask"; ``export_defaults``: export options
+    (keys of the export dialog's ``options()``).
 
-    :meth:`values` returns ``{"model": path or None, "provider": key or None, "start_T": float or None}``."""
+    :meth:`values` returns ``{"model": path or None, "provider": key or None, "start_T": float or None, "theme": str,
+    "session_mode": str, "export_defaults": dict}``."""
 
     def __init__(
         self,
@@ -38,10 +67,15 @@ class SettingsDialog(QDialog):
         model_default_T: float = DEFAULT_T,  # noqa: N803
         provider_status: str = "",
         parent: Optional[QWidget] = None,
+        theme: str = "system",
+        session_mode: str = "restore",
+        export_defaults: Optional[Mapping[str, Any]] = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Polychrome — Preferences")
-        form = QFormLayout()
+        self.setWindowTitle("Polychrome — Settings")
+        self.tabs = QTabWidget()
+        general = QWidget()
+        form = QFormLayout(general)
 
         self.model_combo = QComboBox()
         self.model_combo.addItem("Default model", None)
@@ -84,13 +118,92 @@ class SettingsDialog(QDialog):
         fixed.addStretch(1)
         t_lay.addLayout(fixed)
         form.addRow("New images start at T =", t_row)
+        self.session_combo = _combo(SESSION_CHOICES, session_mode)
+        self.session_combo.setToolTip("The queue, each image's temperature and its hints are kept between runs")
+        form.addRow("At start:", self.session_combo)
+        self.tabs.addTab(general, "General")
+
+        appearance = QWidget()
+        aform = QFormLayout(appearance)
+        self.theme_combo = _combo(THEME_CHOICES, theme)
+        aform.addRow("Theme:", self.theme_combo)
+        note = QLabel("Photographs are always shown on a neutral gray.")
+        note.setStyleSheet("color: palette(mid);")
+        aform.addRow("", note)
+        self.tabs.addTab(appearance, "Appearance")
+
+        self.tabs.addTab(self._export_tab(dict(export_defaults or {})), "Export")
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
-        lay.addLayout(form)
+        lay.addWidget(self.tabs)
         lay.addWidget(buttons)
+
+    def _export_tab(self, d: Dict[str, Any]) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.addRow(QLabel("A new export starts with these options."))
+        self.format_combo = _combo(FORMATS, d.get("format", "same"))
+        form.addRow("Format:", self.format_combo)
+        self.bit_combo = _combo(BIT_DEPTHS, str(d.get("bit_depth", "source")))
+        form.addRow("Bit depth:", self.bit_combo)
+        self.quality_spin = QSpinBox()
+        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setValue(int(d.get("quality", 95) or 95))
+        form.addRow("JPEG quality:", self.quality_spin)
+        self.upsample_combo = _combo(UPSAMPLING, d.get("upsample", "bicubic"))
+        form.addRow("Colour upsampling:", self.upsample_combo)
+        self.gamut_combo = _combo(GAMUT, d.get("gamut", "keep-lightness"))
+        form.addRow("Out-of-gamut colours:", self.gamut_combo)
+        self.max_side_spin = QSpinBox()
+        self.max_side_spin.setRange(0, 100_000)
+        self.max_side_spin.setSingleStep(256)
+        self.max_side_spin.setSuffix(" px")
+        self.max_side_spin.setSpecialValueText("Full resolution")
+        self.max_side_spin.setValue(int(d.get("max_side") or 0))
+        form.addRow("Long side:", self.max_side_spin)
+        self.beside_check = QCheckBox("Next to the originals")
+        self.beside_check.setChecked("out_dir" in d and not d.get("out_dir"))
+        self.folder_edit = QLineEdit(str(d.get("out_dir") or ""))
+        self.folder_edit.setPlaceholderText("Ask each time")
+        browse = QPushButton("Browse…")
+        browse.setAutoDefault(False)
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(browse)
+        where = QVBoxLayout()
+        where.addLayout(row)
+        where.addWidget(self.beside_check)
+        self.beside_check.toggled.connect(lambda on: self.folder_edit.setEnabled(not on))
+        self.folder_edit.setEnabled(not self.beside_check.isChecked())
+        form.addRow("Folder:", where)
+        self.suffix_edit = QLineEdit(str(d.get("suffix", "_color")))
+        form.addRow("Name suffix:", self.suffix_edit)
+        return page
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Default export folder",
+                                                  self.folder_edit.text() or str(Path.home()))
+        if folder:
+            self.folder_edit.setText(folder)
+
+    def export_defaults(self) -> Dict[str, Any]:
+        """The export tab as export-dialog options (no scope; ``out_dir`` only when chosen)."""
+        fmt, bits = self.format_combo.currentData(), self.bit_combo.currentData()
+        if fmt == "jpeg" and bits == "16":
+            bits = "8"
+        d: Dict[str, Any] = {"format": fmt, "bit_depth": bits, "quality": int(self.quality_spin.value()),
+                             "upsample": self.upsample_combo.currentData(), "gamut": self.gamut_combo.currentData(),
+                             "max_side": int(self.max_side_spin.value()) or None,
+                             "suffix": self.suffix_edit.text()}
+        if self.beside_check.isChecked():
+            d["out_dir"] = None
+        elif self.folder_edit.text().strip():
+            d["out_dir"] = self.folder_edit.text().strip()
+        return d
 
     @staticmethod
     def _select(combo: QComboBox, data) -> None:
@@ -105,6 +218,9 @@ class SettingsDialog(QDialog):
             "model": self.model_combo.currentData() or None,
             "provider": self.provider_combo.currentData() or None,
             "start_T": float(self.t_spin.value()) if self.t_fixed.isChecked() else None,
+            "theme": self.theme_combo.currentData(),
+            "session_mode": self.session_combo.currentData(),
+            "export_defaults": self.export_defaults(),
         }
 
 

@@ -1,6 +1,11 @@
 """The temperature slider: T from 0.01 to 1 on a quadratic scale (finer steps at low T), a tick at the model's
-default and a reset button. ``changed`` fires while dragging (fast preview); ``committed`` on release, keyboard and
-programmatic changes (exact render)."""
+default, a spin box where T can be typed (or stepped with the arrows / wheel) and a reset button. ``changed`` fires
+while dragging (fast preview); ``committed`` on release, keyboard, a typed value and programmatic changes (exact
+render).
+
+What T does: the colour of each pixel is the annealed mean of the network's distribution over colours; a low T
+moves it toward the most likely colour (the mode: bolder, blotchier where the network hesitates), T = 1 toward the
+average of all candidate colours (smoother, often more muted)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Optional
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -24,6 +31,9 @@ from ...core.decode import MAX_T as T_MAX
 from ...core.decode import MIN_T as T_MIN
 
 STEPS = 1000
+DECIMALS = 3
+TOOLTIP = ("Temperature of the annealed mean. Lower: each pixel moves toward its most likely colour (bolder, can "
+           "be blotchy). Higher: toward the average of the candidate colours (smoother, 1 = the plain mean).")
 
 
 def position_to_T(pos: int) -> float:
@@ -76,21 +86,39 @@ class TemperatureSlider(QWidget):
         self.slider.setRange(0, STEPS)
         self.slider.setSingleStep(5)
         self.slider.setPageStep(50)
-        self.slider.setToolTip("Temperature of the annealed mean: low = vivid (mode), 1 = the mean (muted)")
-        self.label = QLabel()
-        self.label.setMinimumWidth(70)
+        self.slider.setToolTip(TOOLTIP)
+        self.spin = QDoubleSpinBox()  # type a T (Enter or leaving the field applies it); arrows/wheel step it
+        self.spin.setRange(T_MIN, T_MAX)
+        self.spin.setDecimals(DECIMALS)
+        self.spin.setSingleStep(0.01)
+        self.spin.setPrefix("T = ")
+        self.spin.setKeyboardTracking(False)
+        self.spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        self.spin.setAccelerated(True)
+        self.spin.setToolTip(TOOLTIP)
+        self.spin.setAccessibleName("Temperature")
+        self.label = self.spin  # the readout (older name)
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Back to the model's default temperature")
+        name = QLabel("&Temperature")
+        name.setBuddy(self.spin)
+        lo, hi = QLabel("likely colour"), QLabel("average")
+        for end in (lo, hi):
+            end.setStyleSheet("color: palette(mid);")
+            end.setToolTip(TOOLTIP)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(6, 2, 6, 2)
-        lay.addWidget(QLabel("Temperature"))
+        lay.addWidget(name)
+        lay.addWidget(lo)
         lay.addWidget(self.slider, 1)
-        lay.addWidget(self.label)
+        lay.addWidget(hi)
+        lay.addWidget(self.spin)
         lay.addWidget(self.reset_button)
         self._quiet = False
         self._exact = None
         self.slider.valueChanged.connect(self._on_value)
         self.slider.sliderReleased.connect(lambda: self.committed.emit(self.value()))
+        self.spin.valueChanged.connect(self._on_typed)
         self.reset_button.clicked.connect(self.reset)
         self.set_default(self.default_T)
         self.set_value(self.default_T)
@@ -130,7 +158,17 @@ class TemperatureSlider(QWidget):
         self.set_value(self.default_T, emit=True)
 
     def _update_label(self) -> None:
-        self.label.setText(f"T = {self.value():.3f}")
+        self.spin.blockSignals(True)
+        try:
+            self.spin.setValue(round(self.value(), DECIMALS))
+        finally:
+            self.spin.blockSignals(False)
+
+    def _on_typed(self, T: float) -> None:
+        """A T typed (and confirmed) or stepped in the spin box: the slider follows and the exact render runs."""
+        if abs(float(T) - round(self.value(), DECIMALS)) < 0.5 * 10 ** -DECIMALS:
+            return
+        self.set_value(float(T), emit=True)
 
     def _on_value(self, _pos: int) -> None:
         if not self._quiet:
