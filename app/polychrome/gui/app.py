@@ -16,7 +16,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ..runtime.providers import limit_blas_threads
-from . import logfile
+from . import logfile, theme
 from .main_window import MainWindow
 from .queue.controller import ColorizeController
 from .settings import AppSettings
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="*", help="images or folders to open")
     p.add_argument("--model", default=None, help="model name or .onnx path (default: the default model)")
     p.add_argument("--provider", default=None, help="execution provider (cpu, cuda, ...)")
+    p.add_argument("--no-session", action="store_true",
+                   help="start with an empty queue and do not save the session (the last one is kept)")
     p.add_argument("--quit-after", type=int, default=None, metavar="MS",
                    help="close the window after MS milliseconds (smoke tests)")
     return p
@@ -123,11 +125,12 @@ def fit_to_screen(window: QWidget, restored: bool = False) -> QRect:
 
 
 def create_window(model=None, provider: Optional[str] = None, inputs: Optional[List[str]] = None,
-                  settings: Optional[AppSettings] = None) -> MainWindow:
+                  settings: Optional[AppSettings] = None, session: bool = False) -> MainWindow:
     """The controller (model loaded, or the reason it could not be) and its window; QApplication must exist.
 
     Without an explicit ``model``/``provider`` the ones saved in ``settings`` are used; a saved model that no
-    longer opens falls back to the default model (and the status bar says why)."""
+    longer opens falls back to the default model (and the status bar says why). With ``session`` the last session
+    comes back (or the user is asked, as set) before ``inputs`` are added, and it is saved from then on."""
     controller = ColorizeController()
     if settings is not None:
         controller.start_T = settings.start_T
@@ -139,6 +142,8 @@ def create_window(model=None, provider: Optional[str] = None, inputs: Optional[L
             controller.message.emit(f"The saved model {saved} could not be opened; using the default model")
     window = MainWindow(controller, settings)
     fit_to_screen(window, restored=settings is not None and settings.window_geometry() is not None)
+    if session:
+        window.restore_session()
     if inputs:
         window.add_paths(list(inputs))
     return window
@@ -157,7 +162,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     apply_app_icon(app)
     hook = ExceptionHook().install()
     try:
-        window = create_window(args.model, args.provider, args.inputs, AppSettings())
+        settings = AppSettings()
+        theme.apply_theme(settings.theme, app)
+        window = create_window(args.model, args.provider, args.inputs, settings, session=not args.no_session)
         watch_first_show(window)  # $POLYCHROME_STARTUP_TIMING: print the cold-start time
         window.show()
         if args.quit_after is not None:
