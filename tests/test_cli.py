@@ -65,7 +65,7 @@ def test_batch_with_hostile_inputs_reports_each_and_completes(tmp_path, known_mo
         assert words in line, line
     assert "3 colorized, 5 failed" in err
     made = sorted(p.name for p in out.iterdir())
-    assert made == ["good0_color.png", "good1_color.png", "good2_color.png"]
+    assert made == ["good0_color.png", "good1_color.png", "good2_color.png", "polychrome-batch.jsonl"]
     assert not _no_temp_files(out)
     for g in good:  # inputs untouched
         assert read_image(g).pixels.shape == (48, 64)

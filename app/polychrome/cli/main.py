@@ -15,6 +15,7 @@ from typing import List, Optional, Sequence
 from .. import __version__
 from ..core.decode import MAX_T
 from ..core.errors import ModelError, PolychromeError
+from ..runtime.manifest import MAX_INPUT_SIZE
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
 
@@ -37,6 +38,58 @@ def _temperatures(text: str) -> List[float]:
     return [_temperature(t) for t in text.replace(" ", "").split(",") if t]
 
 
+def _int_range(lo: int, hi: Optional[int], name: str):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{name} must be {lo}..{hi}, not {v}" if hi is not None
+                                             else f"{name} must be at least {lo}, not {v}")
+        return v
+    return parse
+
+
+def _positive_float(name: str):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not v > 0 or math.isinf(v):
+            raise argparse.ArgumentTypeError(f"{name} must be a positive number, not {text}")
+        return v
+    return parse
+
+
+def colorize_args(c: argparse.ArgumentParser) -> None:
+    """The colorize command's own options (the model options are added by build_parser)."""
+    c.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (searched recursively) or glob patterns")
+    c.add_argument("-o", "--out", dest="out_dir", help="output folder (default: next to each input)")
+    c.add_argument("-t", "--temperature", type=_temperature, help="annealing temperature 0.01..1 (default: model's)")
+    c.add_argument("--max-side", type=_int_range(8, None, "--max-side"),
+                   help="shrink outputs so their long side is at most this many pixels")
+    c.add_argument("--format", default="same", choices=["same", "png", "tiff", "jpeg"], help="output format")
+    c.add_argument("--bit-depth", default="source", choices=["source", "8", "16"], help="output bits per channel")
+    c.add_argument("--suffix", default="_color", help="added to output file names (default: _color)")
+    c.add_argument("--quality", type=_int_range(1, 100, "--quality"), default=95, help="JPEG quality 1..100 (95)")
+    c.add_argument("--upsample", default="bicubic", choices=["bicubic", "bilinear", "guided"], help="ab upsampling")
+    c.add_argument("--gamut", default="keep-lightness", choices=["keep-lightness", "clip"],
+                   help="out-of-gamut colours: desaturate at constant L* (default) or clip channels (faster)")
+    c.add_argument("--max-pixels", type=_positive_float("--max-pixels"), default=200,
+                   help="refuse images over this many megapixels (200)")
+    c.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
+    c.add_argument("--redo", action="store_true",
+                   help="colorize everything again, also what the batch record lists as done (our own earlier "
+                        "outputs are replaced, other files never)")
+    c.add_argument("--all-pages", action="store_true",
+                   help="colorize every page of a multi-page TIFF and every frame of an animated PNG/WebP "
+                        "(outputs <name>_p<n><suffix>); by default only the first, with a warning")
+    c.add_argument("--report", metavar="FILE.csv", help="write source, output, status and reason of every entry")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="polychrome",
@@ -48,24 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     def model_args(sp):
         sp.add_argument("--model", "-m", help="model name or .onnx path (default: the default model)")
         sp.add_argument("--provider", help="execution provider: cpu, cuda, directml, coreml (default: best available)")
-        sp.add_argument("--input-size", type=int, help="long side fed to the network (default: the model's)")
+        sp.add_argument("--input-size", type=_int_range(16, MAX_INPUT_SIZE, "--input-size"),
+                        help="long side fed to the network (default: the model's)")
 
-    c = sub.add_parser("colorize", help="colorize image files or folders", description="Colorize images.")
-    c.add_argument("paths", nargs="+", metavar="PATH", help="files, folders (searched recursively) or glob patterns")
-    c.add_argument("-o", "--out", dest="out_dir", help="output folder (default: next to each input)")
-    c.add_argument("-t", "--temperature", type=_temperature, help="annealing temperature 0.01..1 (default: model's)")
+    c = sub.add_parser("colorize", help="colorize image files or folders", description=(
+        "Colorize images. A batch record (polychrome-batch.jsonl) in each output folder lists what was done with "
+        "which model and options: running the same command again skips what is done, redoes what failed or "
+        "changed, and finishes an interrupted run."))
+    colorize_args(c)
     model_args(c)
-    c.add_argument("--max-side", type=int, help="shrink outputs so their long side is at most this many pixels")
-    c.add_argument("--format", default="same", choices=["same", "png", "tiff", "jpeg"], help="output format")
-    c.add_argument("--bit-depth", default="source", choices=["source", "8", "16"], help="output bits per channel")
-    c.add_argument("--suffix", default="_color", help="added to output file names (default: _color)")
-    c.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
-    c.add_argument("--upsample", default="bicubic", choices=["bicubic", "bilinear", "guided"], help="ab upsampling")
-    c.add_argument("--gamut", default="keep-lightness", choices=["keep-lightness", "clip"],
-                   help="out-of-gamut colours: desaturate at constant L* (default) or clip channels (faster)")
-    c.add_argument("--max-pixels", type=float, default=200, help="refuse images over this many megapixels (200)")
-    c.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
-    c.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     e = sub.add_parser("evaluate", help="score the model on colour photos", description=(
         "Turn colour photos gray, colorize them and compare with the originals (PSNR, SSIM, AuC, ΔE2000, "
@@ -99,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
@@ -146,30 +192,11 @@ def _colorizer(args):
     return Colorizer(args.model, provider=args.provider, input_size=args.input_size)
 
 
-def cmd_colorize(args) -> int:
-    from ..core.progress import Progress
-    from ..runtime.pipeline import ExportOptions, expand_inputs, run_batch
-    from .progressbar import ProgressBar
+def _export_options(args):
+    from ..runtime.pipeline import ExportOptions
 
-    files, problems = expand_inputs(args.paths)
-    for msg in problems:
-        print(f"error: {msg}", file=sys.stderr)
-    if not files:
-        _err("nothing to colorize")
-        return EXIT_FAILURES
-    out_dir = Path(args.out_dir) if args.out_dir else None
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            _err(f"{out_dir}: output path exists and is not a folder")
-            return EXIT_USAGE
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            _err(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}")
-            return EXIT_USAGE
-    col = _colorizer(args)
-    opts = ExportOptions(
-        out_dir=out_dir,
+    return ExportOptions(
+        out_dir=Path(args.out_dir) if args.out_dir else None,
         temperature=args.temperature,
         format=args.format,
         bit_depth=args.bit_depth,
@@ -181,21 +208,175 @@ def cmd_colorize(args) -> int:
         max_pixels=int(args.max_pixels * 1_000_000),
         overwrite=args.overwrite,
     )
-    bar = ProgressBar("colorizing ", enabled=None if not args.no_progress else False)
-    print(f"model: {col.manifest.name} {col.manifest.version} on {col.status}; T = "
-          f"{opts.temperature if opts.temperature is not None else col.default_T}", file=sys.stderr)
 
-    def report(res):
-        if not res.ok:
-            bar.clear()
-            print(f"error: {res.source}: {res.error}", file=sys.stderr)
 
-    batch = run_batch(col, files, opts, Progress(bar), on_result=report)
-    n_ok, n_bad = len(batch.succeeded), len(batch.failed) + len(problems)
-    for r in batch.succeeded:
-        print(r.output)
-    print(f"{n_ok} colorized, {n_bad} failed" + (" (cancelled)" if batch.cancelled else ""), file=sys.stderr)
-    return EXIT_OK if n_bad == 0 and not batch.cancelled else EXIT_FAILURES
+class _Stop:
+    """SIGINT and SIGTERM alike: the first asks the batch to stop after the current file (its cancel token), a
+    second one stops at once (KeyboardInterrupt). Restores the previous handlers on exit."""
+
+    def __init__(self, token) -> None:
+        self.token = token
+        self.signal_name = ""
+        self._old = {}
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        import signal
+
+        if self.token.cancelled:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+        self.token.cancel()
+        print(f"\npolychrome: {self.signal_name}: stopping after the current file (again to stop now)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    @property
+    def exit_code(self) -> int:
+        return 143 if self.signal_name == "SIGTERM" else 130
+
+
+def cmd_colorize(args) -> int:
+    import shlex
+
+    from ..core.progress import CancelToken, Progress
+    from ..runtime.batch import BatchBusy, plan_run
+    from ..runtime.colorizer import Colorizer
+    from ..runtime.inputs import collect_inputs
+    from ..runtime.pipeline import expand_pages, model_run_spec, run_plan, write_report
+    from ..runtime.registry import find_model
+    from ..runtime.session import file_sha256
+    from .progressbar import ProgressBar
+
+    opts = _export_options(args)
+    bad = opts.problems()
+    if bad:  # before any model is loaded or any file is read
+        for msg in bad:
+            _err(msg)
+        return EXIT_USAGE
+    out_dir = opts.out_dir
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            _err(f"{out_dir}: output path exists and is not a folder")
+            return EXIT_USAGE
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _err(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}")
+            return EXIT_USAGE
+    entry = find_model(args.model)  # the manifest and the checksum; the session is only opened for work to do
+    for w in entry.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+
+    found = collect_inputs(args.paths, out_dir=out_dir, suffix=opts.suffix)
+    for s in found.skipped:
+        print(f"{'error' if s.is_error else 'skipped'}: {s.line()}", file=sys.stderr)
+    if not found.files:
+        _err("nothing to colorize" + (f" ({found.summary()})" if found.skipped else ""))
+        if args.report:
+            from ..runtime.pipeline import BatchResult
+
+            write_report(Path(args.report), BatchResult(), found.skipped)
+        return EXIT_FAILURES
+
+    spec = model_run_spec(entry.manifest, file_sha256(entry.path), opts, args.input_size)
+    sources = expand_pages(found.files) if args.all_pages else found.files
+    try:
+        plan = plan_run(sources, spec, out_dir, redo=args.redo)
+    except BatchBusy as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    with plan:
+        for p in plan.stale_temps_removed:
+            print(f"removed: {p}: temporary file left by an interrupted run", file=sys.stderr)
+        todo = plan.todo
+        col = None
+        if todo:
+            col = Colorizer(entry, provider=args.provider, input_size=args.input_size)
+            status = col.status
+        else:
+            status = "not loaded: nothing to do"
+        print(f"model: {spec.model} {spec.model_version} (sha256 {spec.short_sha}) on {status}; T = {spec.T:g}",
+              file=sys.stderr)
+        if plan.skipped:
+            print(f"{len(plan.skipped)} already done with this model and options (batch record); "
+                  f"{len(todo)} to do" + (" (--redo to do all again)" if not args.redo else ""), file=sys.stderr)
+        plan.mark_run(["polychrome", *args.argv], model=spec.model, model_version=spec.model_version,
+                      model_sha256=spec.model_sha256, engine="local")
+
+        bar = ProgressBar("colorizing ", enabled=None if not args.no_progress else False)
+        token = CancelToken()
+
+        def report(res):
+            if not res.ok:
+                bar.clear()
+                print(f"error: {res.source}: {res.error}", file=sys.stderr)
+            for w in res.warnings:
+                bar.clear()
+                print(f"warning: {res.source}: {w}", file=sys.stderr)
+
+        from ..runtime.pipeline import BatchResult
+
+        batch = BatchResult()
+        interrupted = False
+        with _Stop(token) as stop:
+            try:
+                if todo:
+                    batch = run_plan(col, plan, opts, Progress(bar, cancel=token), on_result=report,
+                                     all_pages=args.all_pages)
+                else:
+                    batch = run_plan(None, plan, opts)  # nothing to do: only the skips
+            except KeyboardInterrupt:
+                interrupted = True
+                batch.results = [_result_of(i) for i in todo if i.status]
+                batch.left = [i.source for i in todo if not i.status]
+                batch.cancelled = True
+        interrupted = interrupted or batch.cancelled
+        for r in batch.succeeded:
+            print(r.output)
+        counts = plan.counts()
+        n_bad = counts["failed"] + len(found.errors)
+        summary = f"{counts['done']} colorized, {n_bad} failed"
+        if counts["skipped"]:
+            summary += f", {counts['skipped']} already done"
+        if found.skipped:
+            summary += f", {found.summary()}"
+        if batch.warnings:
+            summary += f", {len(batch.warnings)} warning(s)"
+        if args.report:
+            try:
+                write_report(Path(args.report), batch, found.skipped)
+                print(f"report written to {args.report}", file=sys.stderr)
+            except PolychromeError as exc:
+                _err(str(exc))
+                n_bad += 1
+        if interrupted:
+            print(f"interrupted: {counts['done']} done, {counts['failed']} failed, {counts['left']} left "
+                  f"({counts['skipped']} done earlier)", file=sys.stderr)
+            command = shlex.join(["polychrome", *getattr(args, "argv", ["colorize", "..."])])
+            print(f"to resume, run the same command again: {command}", file=sys.stderr)
+            return stop.exit_code if stop.signal_name else 130
+        print(summary, file=sys.stderr)
+        return EXIT_OK if n_bad == 0 else EXIT_FAILURES
+
+
+def _result_of(item):
+    from ..runtime.pipeline import FileResult
+
+    return FileResult(item.source, item.output, error=item.error or None, page=item.page)
 
 
 def _fmt(v) -> str:

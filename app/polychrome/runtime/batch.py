@@ -5,10 +5,11 @@ time, so a crash or ``kill -9`` loses at most the line being written; a torn las
 Events:
 
 * ``run``      — a run started: time, Polychrome version, host, the command line;
+* ``spec``     — once per options key: the model's name, version and sha256, T and the options;
 * ``started``  — a source is being written to ``output`` (claimed before the write, so a file left by a killed
   run is known to be ours and is replaced, never duplicated as ``name (2)``);
-* ``done``     — ``output`` is complete: its size and mtime, the source's size and mtime, the model's name,
-  version and sha256, T and the options (and their key);
+* ``done``     — ``output`` is complete: its size and mtime, the source's size and mtime, and the options key
+  (its ``spec`` line gives the model's name, version and sha256, T and the options);
 * ``failed``   — the reason, in one line.
 
 A source is *done* for a run when its latest entry for the same options key (model sha256, T, every option that
@@ -34,7 +35,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ..core.errors import PolychromeError, one_line
 from ..core.fileops import atomic_write_bytes
@@ -45,7 +46,7 @@ SCHEMA = 1
 TEMP_PATTERN = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
 
 DO, SKIP = "do", "skip"
-STARTED, DONE, FAILED = "started", "done", "failed"
+STARTED, DONE, FAILED, SPEC = "started", "done", "failed", "spec"
 
 # reasons (plan items)
 NEW = "new"
@@ -89,11 +90,11 @@ class RunSpec:
         return self.model_sha256[:12]
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One line of a record."""
 
-    event: str  # started | done | failed | run
+    event: str  # spec | started | done | failed | run
     source: str = ""
     page: Optional[int] = None
     size: int = -1
@@ -112,7 +113,7 @@ class Entry:
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        d = {k: v for k, v in asdict(self).items() if v not in (None, "", -1, {}) or k in ("event", "source")}
+        d = {k: v for k, v in asdict(self).items() if v not in (None, "", -1, {}) or k == "event"}
         d["v"] = SCHEMA
         return json.dumps(d, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -123,6 +124,10 @@ class Entry:
             raise ValueError("not a record entry")
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def _line(text: str) -> str:
+    return " ".join(str(text).split())[:300]
 
 
 def _now() -> str:
@@ -178,6 +183,7 @@ class BatchRecord:
         self.torn_lines = torn
         self._latest: Dict[Tuple[str, Optional[int], str], Entry] = {}
         self._outputs: Dict[str, Entry] = {}
+        self._specs: Dict[str, Entry] = {}
         for e in entries:
             self._index(e)
 
@@ -220,6 +226,9 @@ class BatchRecord:
 
     # -- reading ----------------------------------------------------------------------------------------------
     def _index(self, e: Entry) -> None:
+        if e.event == SPEC:
+            self._specs[e.key] = e
+            return
         if e.event not in (STARTED, DONE, FAILED):
             return
         self._latest[(e.source, e.page, e.key)] = e
@@ -298,17 +307,32 @@ class BatchRecord:
         except ValueError:
             return str(p)
 
+    def spec_entry(self, spec: RunSpec) -> Optional[Entry]:
+        """The ``spec`` line to write before the first entry under ``spec`` (None once it is in the record)."""
+        if spec.key in self._specs:
+            return None
+        return Entry(event=SPEC, key=spec.key, model=spec.model, model_version=spec.model_version,
+                     model_sha256=spec.model_sha256, T=float(spec.T), options=dict(spec.options), time=_now())
+
+    def spec_of(self, e: Entry) -> Optional[Entry]:
+        """The ``spec`` line of an entry: model name, version, sha256, T and options."""
+        return self._specs.get(e.key)
+
+    def entry(self, source: Union[str, Path], spec: RunSpec, status: str, output: Optional[Path] = None,
+              error: str = "", page: Optional[int] = None, extra: Optional[Dict[str, Any]] = None) -> Entry:
+        size, mtime = file_state(source)
+        osize, omtime = file_state(output) if (output is not None and status == DONE) else (-1, -1)
+        return Entry(event=status, source=source_key(source), page=page, size=size, mtime_ns=mtime,
+                     output=self.relative(output) if output is not None else None, output_size=osize,
+                     output_mtime_ns=omtime, key=spec.key, error=_line(error) if error else "", time=_now(),
+                     extra=dict(extra or {}))
+
     def mark(self, source: Union[str, Path], spec: RunSpec, status: str, output: Optional[Path] = None,
              error: str = "", page: Optional[int] = None, extra: Optional[Dict[str, Any]] = None) -> Entry:
         """Record ``status`` (started | done | failed) of ``source`` under ``spec``; returns the entry."""
-        size, mtime = file_state(source)
-        osize, omtime = file_state(output) if (output is not None and status == DONE) else (-1, -1)
-        e = Entry(event=status, source=source_key(source), page=page, size=size, mtime_ns=mtime,
-                  output=self.relative(output) if output is not None else None, output_size=osize,
-                  output_mtime_ns=omtime, key=spec.key, model=spec.model, model_version=spec.model_version,
-                  model_sha256=spec.model_sha256, T=float(spec.T), options=dict(spec.options),
-                  error=one_line(error) if error else "", time=_now(), extra=dict(extra or {}))
-        self.append([e])
+        e = self.entry(source, spec, status, output, error, page, extra)
+        head = self.spec_entry(spec)
+        self.append([head, e] if head is not None else [e])
         return e
 
     def mark_run(self, argv: Optional[Sequence[str]] = None, **info: Any) -> None:
@@ -321,7 +345,7 @@ class BatchRecord:
     def _compact(self) -> None:
         """Rewrite the record with only the latest entry per (source, page, key) (atomically)."""
         with self._lock:
-            keep = sorted(self._latest.values(), key=lambda e: e.time)
+            keep = list(self._specs.values()) + sorted(self._latest.values(), key=lambda e: e.time)
             data = "".join(e.to_json() + "\n" for e in keep).encode("utf-8")
             atomic_write_bytes(self.path, data, overwrite=True)
             # the lock lives on the old inode: take it on the new file before letting the old one go
@@ -360,6 +384,29 @@ def _read_entries(fd: int) -> Tuple[List[Entry], int]:
         except (ValueError, TypeError):
             torn += 1  # a line cut by a crash: that file is simply done again
     return entries, torn
+
+
+def recorded_outputs(folder: Union[str, Path]) -> Set[str]:
+    """The outputs (as :func:`source_key`) that the record in ``folder`` lists, read without locking; empty when
+    there is no record. Used to never take Polychrome's outputs as inputs."""
+    folder = Path(folder)
+    path = folder / RECORD_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return set()
+    try:
+        entries, _ = _read_entries(fd)
+    except OSError:
+        return set()
+    finally:
+        os.close(fd)
+    out: Set[str] = set()
+    for e in entries:
+        if e.output and e.event in (STARTED, DONE):
+            p = Path(e.output)
+            out.add(source_key(p if p.is_absolute() else folder / p))
+    return out
 
 
 def _lock_fd(fd: int, path: Path) -> None:
@@ -415,6 +462,7 @@ class Plan:
     def __init__(self, items: List[PlanItem], records: Dict[str, BatchRecord]) -> None:
         self.items = items
         self.records = records
+        self._claimed: Set[str] = set()
 
     @property
     def todo(self) -> List[PlanItem]:
@@ -435,6 +483,7 @@ class Plan:
     def claim(self, item: PlanItem, output: Path) -> None:
         """Record that ``item`` is about to be written to ``output`` (before the write)."""
         item.output = Path(output)
+        self._claimed.add(source_key(output))
         item.record.mark(item.source, item.spec, STARTED, output=item.output, page=item.page)
 
     def mark_started(self, items: Iterable[Tuple[PlanItem, Path]]) -> None:
@@ -443,21 +492,32 @@ class Plan:
         for item, output in items:
             item.output = Path(output)
             rec = item.record
-            size, mtime = file_state(item.source)
-            e = Entry(event=STARTED, source=source_key(item.source), page=item.page, size=size, mtime_ns=mtime,
-                      output=rec.relative(output), key=item.spec.key, model=item.spec.model,
-                      model_version=item.spec.model_version, model_sha256=item.spec.model_sha256,
-                      T=float(item.spec.T), options=dict(item.spec.options), time=_now())
-            by_record.setdefault(id(rec), (rec, []))[1].append(e)
+            entries = by_record.setdefault(id(rec), (rec, []))[1]
+            head = rec.spec_entry(item.spec)
+            if head is not None and not any(e.event == SPEC and e.key == head.key for e in entries):
+                entries.append(head)
+            entries.append(rec.entry(item.source, item.spec, STARTED, output=item.output, page=item.page))
+            self._claimed.add(source_key(output))
         for rec, entries in by_record.values():
             rec.append(entries)
+
+    def free_name(self, target: Path) -> Path:
+        """``target`` if no file has that name and no item of this plan claimed it, else the first free
+        ``name (n).ext``."""
+        p = Path(target)
+        n = 1
+        candidate = p
+        while os.path.lexists(candidate) or source_key(candidate) in self._claimed:
+            n += 1
+            candidate = p.with_name(f"{p.stem} ({n}){p.suffix}")
+        return candidate
 
     def mark_done(self, item: PlanItem, output: Path, extra: Optional[Dict[str, Any]] = None) -> None:
         item.status, item.output = DONE, Path(output)
         item.record.mark(item.source, item.spec, DONE, output=item.output, page=item.page, extra=extra)
 
     def mark_failed(self, item: PlanItem, error: str) -> None:
-        item.status, item.error = FAILED, one_line(error)
+        item.status, item.error = FAILED, _line(error)
         item.record.mark(item.source, item.spec, FAILED, error=error, page=item.page)
 
     def counts(self) -> Dict[str, int]:

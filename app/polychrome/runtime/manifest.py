@@ -26,6 +26,7 @@ hints              "1" when the model has the hint inputs (optional; must agree 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -40,6 +41,12 @@ OUTPUT_NAME = "logits"
 HINT_AB_NAME = "hint_ab"
 HINT_MASK_NAME = "hint_mask"
 REQUIRED_KEYS = ("name", "version", "bins", "l_norm", "input_size", "stride", "default_T")
+
+# Bounds on what a model may ask for: an input side of 12000 once took 11.7 GB before anything failed.
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 16, 2048
+MAX_STRIDE = 64
+MAX_BINS = 1024  # Q: the paper's 313, our 261
+MAX_TEXT = 64 << 10  # name, version, licence, description: bytes each
 
 
 @dataclass
@@ -106,6 +113,22 @@ class ModelManifest:
                 f"{where}metadata out of range (l_norm scale {l_scale}, stride {stride}, input_size {input_size}, "
                 f"default_T {default_T})"
             )
+        problems = []
+        if not (MIN_INPUT_SIZE <= input_size <= MAX_INPUT_SIZE):
+            problems.append(f"input_size {input_size} is outside {MIN_INPUT_SIZE}..{MAX_INPUT_SIZE}")
+        if stride > MAX_STRIDE:
+            problems.append(f"stride {stride} is over {MAX_STRIDE}")
+        if not (math.isfinite(l_offset) and math.isfinite(l_scale)):
+            problems.append(f"l_norm offset {l_offset} / scale {l_scale} is not finite")
+        if bins.Q > MAX_BINS:
+            problems.append(f"{bins.Q} bins is over {MAX_BINS}")
+        for key in ("name", "version", "license", "description"):
+            if len(md.get(key, "").encode("utf-8")) > MAX_TEXT:
+                problems.append(f"'{PREFIX}{key}' is over {MAX_TEXT // 1024} KB")
+        if not md["name"].strip():
+            problems.append("the name is empty")
+        if problems:
+            raise ModelError(f"{where}metadata out of bounds: " + "; ".join(problems))
         try:
             training = json.loads(md.get("training") or "{}")
         except ValueError:

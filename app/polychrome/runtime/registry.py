@@ -9,17 +9,21 @@ set, else the shipped model named in ``models/DEFAULT`` (or the first shipped on
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import platformdirs
 
 from ..core.errors import ModelError
 from .manifest import ModelManifest
-from .session import read_manifest
+from .session import file_sha256, read_manifest
+
+SUMS_NAME = "SHA256SUMS"  # beside the models: "<sha256>  <file name>" lines, as `sha256sum *.onnx` writes them
+WRITE_SUMS_HINT = "polychrome models --write-sums {folder}"
 
 _PKG_ROOT = Path(__file__).resolve().parent.parent  # .../polychrome
 NO_MODEL_MESSAGE = (
@@ -34,6 +38,8 @@ class ModelEntry:
     source: str  # "shipped", "user" or "path"
     manifest: Optional[ModelManifest] = None
     error: Optional[str] = None
+    verified: Optional[bool] = None  # True: matches the SHA256SUMS beside it; None: no sums listed for it
+    warnings: List[str] = field(default_factory=list)  # e.g. its name is found twice
 
     @property
     def name(self) -> str:
@@ -41,7 +47,77 @@ class ModelEntry:
 
     @property
     def ok(self) -> bool:
-        return self.manifest is not None
+        return self.manifest is not None and self.error is None
+
+    @property
+    def sha256(self) -> str:
+        return file_sha256(self.path)
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha256[:12]
+
+
+# -- checksums ----------------------------------------------------------------------------------------------------
+
+_SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
+
+
+def read_sums(folder: Path) -> Optional[Dict[str, str]]:
+    """{file name: sha256} from ``folder``/SHA256SUMS, or None when there is no such file."""
+    path = Path(folder) / SUMS_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the checksums: {exc.strerror or exc}") from None
+    sums: Dict[str, str] = {}
+    for line in text.splitlines():
+        m = _SUM_LINE.match(line.strip())
+        if m:
+            sums[Path(m.group(2)).name] = m.group(1).lower()
+    return sums
+
+
+def write_sums(folder: Union[str, Path]) -> Path:
+    """Write ``folder``/SHA256SUMS for every .onnx model in it (atomically; `sha256sum -c` reads it too)."""
+    from ..core.fileops import atomic_write_bytes
+
+    folder = Path(folder)
+    models = sorted(folder.glob("*.onnx"))
+    if not models:
+        raise ModelError(f"{folder}: no .onnx models to list")
+    text = "".join(f"{file_sha256(m)}  {m.name}\n" for m in models)
+    return atomic_write_bytes(folder / SUMS_NAME, text.encode("utf-8"))
+
+
+def verify(path: Path) -> Tuple[Optional[bool], Optional[str]]:
+    """Check a model against the SHA256SUMS beside it: (True, None) it matches; (None, None) no sums list it;
+    (False, reason) it does not match — damaged or replaced."""
+    sums = read_sums(path.parent)
+    if sums is None or path.name not in sums:
+        return None, None
+    actual = file_sha256(path)
+    if actual == sums[path.name]:
+        return True, None
+    return False, (
+        f"{path}: checksum mismatch: its sha256 is {actual[:12]}…, {path.parent / SUMS_NAME} says "
+        f"{sums[path.name][:12]}… — the file is damaged or was replaced; reinstall it (or, if it was replaced on "
+        f"purpose, run `{WRITE_SUMS_HINT.format(folder=path.parent)}`)"
+    )
+
+
+def _entry(f: Path, source: str) -> ModelEntry:
+    try:
+        entry = ModelEntry(f, source, read_manifest(f))
+    except ModelError as exc:
+        return ModelEntry(f, source, None, str(exc))
+    try:
+        entry.verified, entry.error = verify(f)
+    except (ModelError, OSError) as exc:
+        entry.error = str(exc)
+    return entry
 
 
 def user_models_dir(create: bool = False) -> Path:
@@ -82,11 +158,28 @@ def list_models() -> List[ModelEntry]:
             if key in seen:
                 continue
             seen.add(key)
-            try:
-                entries.append(ModelEntry(f, source, read_manifest(f)))
-            except ModelError as exc:
-                entries.append(ModelEntry(f, source, None, str(exc)))
+            entries.append(_entry(f, source))
+    _name_clashes(entries)
     return entries
+
+
+def _name_clashes(entries: List[ModelEntry]) -> None:
+    """A name (manifest name or file stem) found in two files: each such entry gets a warning naming both; the
+    first in search order is the one a name selects."""
+    by_name: Dict[str, List[ModelEntry]] = {}
+    for e in entries:
+        for name in {e.name, e.path.stem}:
+            by_name.setdefault(name, []).append(e)
+    for name, group in by_name.items():
+        if len(group) < 2:
+            continue
+        first, others = group[0], group[1:]
+        for o in others:
+            text = (f"model name {name!r} found twice: {first.path} [{first.source}] is used, "
+                    f"{o.path} [{o.source}] is ignored")
+            for e in (first, o):
+                if text not in e.warnings:
+                    e.warnings.append(text)
 
 
 def default_model() -> ModelEntry:
@@ -94,14 +187,17 @@ def default_model() -> ModelEntry:
     env = os.environ.get("POLYCHROME_DEFAULT_MODEL")
     if env:
         return find_model(env)
-    entries = [e for e in list_models() if e.ok]
+    everything = list_models()
+    entries = [e for e in everything if e.ok]
     shipped = [e for e in entries if e.source == "shipped"]
     for d in shipped_model_dirs():
         marker = d / "DEFAULT"
         if marker.is_file():
             want = marker.read_text(encoding="utf-8").strip()
-            for e in shipped:
-                if e.path.name == want or e.path.stem == want or e.name == want:
+            for e in everything:
+                if e.source == "shipped" and (e.path.name == want or e.path.stem == want or e.name == want):
+                    if not e.ok:  # damaged or replaced: never fall back silently to another model
+                        raise ModelError(e.error or f"{e.path}: unusable model")
                     return e
     if shipped:
         return shipped[0]
@@ -116,7 +212,11 @@ def find_model(name_or_path: Union[str, Path, None]) -> ModelEntry:
         return default_model()
     p = Path(name_or_path)
     if p.suffix.lower() == ".onnx" and (p.exists() or p.is_absolute() or len(p.parts) > 1):
-        return ModelEntry(p, "path", read_manifest(p))
+        entry = ModelEntry(p, "path", read_manifest(p))
+        entry.verified, error = verify(p)
+        if error:
+            raise ModelError(error)
+        return entry
     for e in list_models():
         if e.path.name == str(name_or_path) or e.path.stem == str(name_or_path) or e.name == str(name_or_path):
             if not e.ok:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -61,6 +62,30 @@ def check_contract(session: ort.InferenceSession, manifest: ModelManifest, path:
     return None
 
 
+_SHA_CACHE: Dict[Tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Union[str, Path]) -> str:
+    """The sha256 (hex) of a model file, cached per (path, size, mtime) so a listing does not hash it again."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        raise ModelError(f"{path}: model file not found") from None
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    with _CACHE_LOCK:
+        digest = _SHA_CACHE.get(key)
+    if digest is None:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        digest = h.hexdigest()
+        with _CACHE_LOCK:
+            _SHA_CACHE[key] = digest
+    return digest
+
+
 def read_manifest(path: Union[str, Path]) -> ModelManifest:
     """Read and validate a model's manifest (opens a lightweight CPU session)."""
     path = Path(path)
@@ -102,6 +127,7 @@ class ModelSession:
             self.fallback_reason = f"{prov.FRIENDLY.get(chain[0], chain[0])} failed to start ({exc}); using CPU"
             self.session = _open(self.path, [prov.CPU])
         self._first_run_done = False
+        self._sha256: Optional[str] = None
         self._lock = threading.Lock()
         self.run_count = 0
 
@@ -122,6 +148,17 @@ class ModelSession:
             wanted = prov.FRIENDLY.get(self.requested_chain[0], self.requested_chain[0])
             return f"{self.provider_label} — {wanted} was not usable for this model"
         return f"{self.provider_label} — {self.reason}"
+
+    @property
+    def sha256(self) -> str:
+        """The model file's sha256 (hex); :attr:`short_sha` is its first 12 digits."""
+        if self._sha256 is None:
+            self._sha256 = file_sha256(self.path)
+        return self._sha256
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha256[:12]
 
     @property
     def takes_hints(self) -> bool:

@@ -63,7 +63,7 @@ from ._common import (
 from .decode import apply_orientation, channels_nearly_equal, composite_on_white, decode_format, to_uint8_or_16
 from .encode import check_pixels, encode_jpeg, encode_png, exif_for_jpeg, write_tiff
 from .exif import exif_orientation, exif_with_orientation_1, exif_without_thumbnail, normalize_exif
-from .probe import probe_image, read_header
+from .probe import page_count, probe_image, read_header
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -72,6 +72,7 @@ __all__ = [
     "ImageData",
     "ImageInfo",
     "is_supported",
+    "page_count",
     "probe_image",
     "read_image",
     "srgb_icc_profile",
@@ -89,16 +90,19 @@ def _format_mp(pixels: int) -> str:
 
 
 def read_image(
-    path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS, min_side: int = MIN_SIDE
+    path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS, min_side: int = MIN_SIDE,
+    page: int | None = None,
 ) -> ImageData:
     """Read an image file into an upright :class:`ImageData`.
 
     The header is checked before anything is decoded: images over ``max_pixels`` pixels (None: no limit) or with a
     side under ``min_side`` are refused. Any failure raises :class:`ImageReadError` with a one-line reason.
+    ``page`` (0-based): that page of a multi-page TIFF or frame of an animated PNG / WebP (:func:`page_count`);
+    None reads the first.
     """
     p = Path(path)
     try:
-        return _read_image(p, max_pixels, min_side)
+        return _read_image(p, max_pixels, min_side, page)
     except Unreadable as exc:
         raise ImageReadError(p, exc.reason) from None
     except ImageReadError:
@@ -128,8 +132,8 @@ def read_image(
         raise ImageReadError(p, f"cannot decode image: {type(exc).__name__}: {one_line(exc)}") from exc
 
 
-def _read_image(path: Path, max_pixels: int | None, min_side: int) -> ImageData:
-    header, file_size = read_header(path)
+def _read_image(path: Path, max_pixels: int | None, min_side: int, page: int | None = None) -> ImageData:
+    header, file_size = read_header(path, page)
     w, h = header.width, header.height
     if max_pixels is not None and w * h > max_pixels:
         raise Unreadable(
@@ -139,7 +143,7 @@ def _read_image(path: Path, max_pixels: int | None, min_side: int) -> ImageData:
     if w < min_side or h < min_side:
         raise Unreadable(f"image is {w}×{h} pixels; at least {min_side}×{min_side} is needed")
 
-    decoded = decode_format(path, header, file_size)
+    decoded = decode_format(path, header, file_size, page)
 
     color = decoded.color
     if color.dtype != np.uint8 and color.dtype != np.dtype(np.uint16):

@@ -33,7 +33,7 @@ from ._common import (
     truncated,
 )
 from .exif import Entry, Ifd, exif_from_ifd, ifd0_offset, normalize_exif, parse_ifd, patch_orientation_1
-from .probe import Header, first_page
+from .probe import Header, first_page, tiff_page
 
 
 def composite_on_white(color: np.ndarray, alpha: np.ndarray, premultiplied: bool) -> np.ndarray:
@@ -399,10 +399,11 @@ def _tiff_exif(path: Path) -> tuple[bytes | None, int]:
 _MACHINE_DESCRIPTIONS = (b'{"shape"', b"ImageJ=1", b"<?xml ve", b"<OME xml", b"<OME>")
 
 
-def _decode_tiff_pixels_tifffile(path: Path, file_size: int) -> tuple[Decoded | None, int]:
-    """Decode the first page with tifffile. Returns (None, photometric) when tifffile cannot decode it."""
+def _decode_tiff_pixels_tifffile(path: Path, file_size: int, index: int = 0) -> tuple[Decoded | None, int]:
+    """Decode the first page (or page ``index``) with tifffile. Returns (None, photometric) when tifffile cannot
+    decode it."""
     with tifffile.TiffFile(path) as tf:
-        page = first_page(tf)
+        page = first_page(tf) if not index else tiff_page(tf, index)
         photometric = int(page.photometric)
         icc = page.tags.valueof(TAG_ICC)
         icc = bytes(icc) if icc else None
@@ -476,8 +477,10 @@ def _decode_tiff_pixels_tifffile(path: Path, file_size: int) -> tuple[Decoded | 
     return Decoded(color, alpha, premultiplied, icc=icc), photometric
 
 
-def _decode_tiff(path: Path, header: Header, file_size: int) -> Decoded:
-    decoded, photometric = _decode_tiff_pixels_tifffile(path, file_size)
+def _decode_tiff(path: Path, header: Header, file_size: int, index: int = 0) -> Decoded:
+    decoded, photometric = _decode_tiff_pixels_tifffile(path, file_size, index)
+    if decoded is None and index:
+        decoded = _decode_pillow_frame(path, "TIFF", index)
     if decoded is None:
         # tifffile lacks the codec (LZW, JPEG, CCITT... need imagecodecs) or the colour model: OpenCV keeps 16 bits
         # for gray/RGB/palette, Pillow handles everything else.
@@ -521,8 +524,36 @@ def _decode_tiff_cv2(path: Path) -> Decoded:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def decode_format(path: Path, header: Header, file_size: int) -> Decoded:
-    """Decode the pixels and metadata of ``path``, whose header has been probed, with its format's decoder."""
+def _decode_pillow_frame(path: Path, fmt: str, index: int) -> Decoded:
+    """Page / frame ``index`` of a multi-page TIFF or an animated PNG / WebP, through Pillow (composited frames)."""
+    from PIL import PngImagePlugin
+
+    classes = {**_PIL_CLASSES, "PNG": PngImagePlugin.PngImageFile}
+    with open(path, "rb") as f:
+        im = classes[fmt](f)
+        try:
+            n = getattr(im, "n_frames", 1)
+            if index >= n:
+                raise Unreadable(f"has {n} pages/frames, no page {index + 1}")
+            im.seek(index)
+            im.load()
+            icc = im.info.get("icc_profile") or None
+            decoded = _pil_to_arrays(im, icc)
+        finally:
+            im.close()
+    decoded.icc = icc
+    return decoded
+
+
+def decode_format(path: Path, header: Header, file_size: int, page: int | None = None) -> Decoded:
+    """Decode the pixels and metadata of ``path``, whose header has been probed, with its format's decoder.
+    ``page`` (0-based): that page of a multi-page TIFF or frame of an animated PNG / WebP (None: the first)."""
+    if page:
+        if header.format == "TIFF":
+            return _decode_tiff(path, header, file_size, page)
+        if header.format in ("PNG", "WEBP"):
+            return _decode_pillow_frame(path, header.format, page)
+        raise Unreadable(f"a {header.format} file has one page only, no page {page + 1}")
     if header.format == "PNG":
         return _decode_png(path, header)
     if header.format == "TIFF":

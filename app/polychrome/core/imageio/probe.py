@@ -189,10 +189,18 @@ def first_page(tf: tifffile.TiffFile) -> tifffile.TiffPage:
     return page
 
 
-def _probe_tiff(r: Reader) -> Header:
+def tiff_page(tf: tifffile.TiffFile, index: int) -> tifffile.TiffPage:
+    """Page ``index`` (0-based) of a TIFF, counting reduced-resolution copies out as :func:`page_count` does."""
+    pages = [p for p in tf.pages if isinstance(p, tifffile.TiffPage) and not (int(p.subfiletype) & 1)]
+    if not 0 <= index < len(pages):
+        raise Unreadable(f"the TIFF file has {len(pages)} page(s), no page {index + 1}")
+    return pages[index]
+
+
+def _probe_tiff(r: Reader, index: int = 0) -> Header:
     r.f.seek(0)
     with tifffile.TiffFile(r.f) as tf:
-        page = first_page(tf)
+        page = first_page(tf) if not index else tiff_page(tf, index)
         width, height = int(page.imagewidth), int(page.imagelength)
         orientation = page.tags.valueof(TAG_ORIENTATION, 1)
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:
@@ -225,12 +233,12 @@ def _stat_input(path: Path) -> int:
     return st.st_size
 
 
-def read_header(path: Path) -> tuple[Header, int]:
+def read_header(path: Path, page: int | None = None) -> tuple[Header, int]:
     size = _stat_input(path)
     try:
         with open(path, "rb") as f:
             fmt = _sniff_format(f.read(32))
-            header = _PROBES[fmt](Reader(f, size))
+            header = _probe_tiff(Reader(f, size), page) if page and fmt == "TIFF" else _PROBES[fmt](Reader(f, size))
     except PermissionError:
         raise Unreadable("permission denied") from None
     except Unreadable:
