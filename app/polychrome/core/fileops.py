@@ -89,10 +89,24 @@ def _os_write_reason(exc: OSError) -> str:
     return reasons.get(exc.errno or 0, f"cannot write: {exc.strerror or one_line(exc)}")
 
 
+NAME_MAX = 255  # bytes in one file name on the common file systems (ext4, APFS, NTFS counts UTF-16 units)
+_TEMP_EXTRA = len(".") + len(".01234567.tmp")
+
+
+def temp_name(name: str, token: str) -> str:
+    """``.<name>.<token>.tmp``, with ``name`` cut (at a character boundary) so the temp name is never longer than
+    :data:`NAME_MAX` bytes: a legal output name never fails because of its temp file."""
+    room = NAME_MAX - _TEMP_EXTRA
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > room:
+        name = encoded[:room].decode("utf-8", "ignore")
+    return f".{name}.{token}.tmp"
+
+
 def _create_temp(target: Path) -> tuple[BinaryIO, Path]:
     """Create and open ``.<name>.<random>.tmp`` next to ``target`` (exclusive creation; mode 0666 minus umask)."""
     for _ in range(100):
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        tmp = target.with_name(temp_name(target.name, secrets.token_hex(4)))
         try:
             return open(tmp, "x+b"), tmp  # noqa: SIM115 -- closed by the caller
         except FileExistsError:
