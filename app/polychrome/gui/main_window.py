@@ -31,6 +31,7 @@ from .compare.metrics_panel import MetricsPanel
 from .compare.view import MODES, CompareView
 from .export.model import SCOPE_ALL, SCOPE_CURRENT
 from .export.view import ExportDialog, ExportSummaryDialog
+from .hints import install as install_hints
 from .logfile import log_file_path
 from .logfile import where_text as where_log_text
 from .queue.controller import DONE, ColorizeController
@@ -135,6 +136,9 @@ class MainWindow(QMainWindow):
         self.compare_view.hovered.connect(self._on_hover)
         self.compare_view.clicked.connect(self._on_click)
         self.compare_view.mode_changed.connect(self._on_mode)
+        # the distribution clears when the cursor leaves the images; the hint tool (points, reference) docks beside it
+        self.distribution.clear_on_leave(self.compare_view.all_views, lambda: self._on_hover(None, None))
+        self.hints = install_hints(self)
 
         self._show_status(controller.status)
         self._on_running()
@@ -187,6 +191,8 @@ class MainWindow(QMainWindow):
 
         self.train_action = QAction("&Train a Model on My Photos…", self)
         self.train_action.triggered.connect(self.open_training_wizard)
+        self.import_action = QAction("&Import Original Zhang Model…", self)
+        self.import_action.triggered.connect(self.open_import_model)
         self.model_menu = self.menuBar().addMenu("&Model")
         self.model_menu.aboutToShow.connect(self._fill_model_menu)
         self._fill_model_menu()
@@ -275,6 +281,7 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _checked=False, p=path: self.controller.switch_model(p))
         menu.addSeparator()
         menu.addAction("Open Model File…").triggered.connect(self.open_model_file)
+        menu.addAction(self.import_action)
         menu.addAction(self.train_action)  # the menu is rebuilt each time it opens: the fixed actions go back in
         menu.addSeparator()
         menu.addAction(self.preferences_action)
@@ -458,6 +465,13 @@ class MainWindow(QMainWindow):
             self._last_compare_mode = mode
         for m, a in self.mode_actions.items():
             a.setChecked(m == mode)
+
+    def open_import_model(self):
+        """Model ▸ Import Original Zhang Model… (gui.import_model): the ECCV16 / SIGGRAPH17 release weights."""
+        from .import_model.view import open_import_dialog
+
+        self.import_dialog = open_import_dialog(self)
+        return self.import_dialog
 
     def open_training_wizard(self):
         """The training wizard (Model ▸ Train a Model…); it explains how to add training when torch is missing."""

@@ -3,10 +3,11 @@ bin at L* = 70, sized by its probability at the current T; the annealed mean (cr
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QDockWidget, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...core.color import lab_to_srgb
@@ -21,20 +22,17 @@ def bin_colors(centers: np.ndarray, L: float = L_DISPLAY) -> np.ndarray:
     return (lab_to_srgb(lab) * 255.0 + 0.5).astype(np.uint8)
 
 
-class _Square(QWidget):
-    """Keeps its one child square and centred, so the ab plane stays ±110 on both axes in a tall or wide dock."""
+class _LeaveFilter(QObject):
+    """Calls ``on_leave`` when the cursor leaves any of the watched widgets."""
 
-    def __init__(self, child: QWidget) -> None:
-        super().__init__()
-        self.child = child
-        child.setParent(self)
-        self.setMinimumSize(160, 160)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+    def __init__(self, on_leave: Callable[[], Any], parent: QObject) -> None:
+        super().__init__(parent)
+        self.on_leave = on_leave
 
-    def resizeEvent(self, ev) -> None:  # noqa: N802
-        side = min(self.width(), self.height())
-        self.child.setGeometry((self.width() - side) // 2, (self.height() - side) // 2, side, side)
-        super().resizeEvent(ev)
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802
+        if ev.type() == QEvent.Type.Leave:
+            self.on_leave()
+        return False
 
 
 class DistributionDock(QDockWidget):
@@ -57,12 +55,21 @@ class DistributionDock(QDockWidget):
             self.plot.addItem(it)
         self.info = QLabel("Hover over the image (click to pin a pixel).")
         self.info.setWordWrap(True)
-        lay.addWidget(_Square(self.plot), 1)
+        self.plot.setMinimumSize(160, 160)
+        self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        lay.addWidget(self.plot, 1)  # fills the dock: the locked aspect widens the shorter axis's range
         lay.addWidget(self.info)
         self.setWidget(body)
         self.probabilities: Optional[np.ndarray] = None
         self._centers: Optional[np.ndarray] = None
         self._brushes = None
+
+    def clear_on_leave(self, widgets: Iterable[QWidget], on_leave: Callable[[], Any]) -> None:
+        """Call ``on_leave`` (which should clear the hovered pixel) when the cursor leaves any of ``widgets`` —
+        moving off a view produces no mouse-move, so the plot would otherwise keep the last pixel."""
+        self._leave_filter = _LeaveFilter(on_leave, self)
+        for w in widgets:
+            w.installEventFilter(self._leave_filter)
 
     def show_distribution(self, info: Optional[dict]) -> None:
         """``info`` as from ColorizeController.distribution_info(); None clears the plot."""
