@@ -31,7 +31,6 @@ from .compare.metrics_panel import MetricsPanel
 from .compare.view import MODES, CompareView
 from .export.model import SCOPE_ALL, SCOPE_CURRENT
 from .export.view import ExportDialog, ExportSummaryDialog
-from .hints import install as install_hints
 from .logfile import log_file_path
 from .logfile import where_text as where_log_text
 from .queue.controller import DONE, ColorizeController
@@ -136,9 +135,6 @@ class MainWindow(QMainWindow):
         self.compare_view.hovered.connect(self._on_hover)
         self.compare_view.clicked.connect(self._on_click)
         self.compare_view.mode_changed.connect(self._on_mode)
-        # the distribution clears when the cursor leaves the images; the hint tool (points, reference) docks beside it
-        self.distribution.clear_on_leave(self.compare_view.all_views, lambda: self._on_hover(None, None))
-        self.hints = install_hints(self)
 
         self._show_status(controller.status)
         self._on_running()

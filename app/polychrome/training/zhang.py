@@ -170,22 +170,25 @@ def load_state_dict(path: Path) -> Dict[str, Any]:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
-            m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
-            what = f" ({m.group(1)})" if m else ""
+        m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        if m:
             raise ModelError(
-                f"{path}: not a plain state dict: it holds Python objects{what} that a weights file must not "
-                "contain (refused without running them)"
+                f"{path}: not a plain state dict: it holds Python objects ({m.group(1)}) that a weights file must "
+                "not contain (refused without running them)"
             ) from None
-        raise ModelError(f"{path}: cannot be read as a PyTorch weights file (damaged or truncated?): "
-                         f"{one_line(exc)}") from None
-    except (EOFError, zipfile.BadZipFile, RuntimeError, ValueError, OSError, MemoryError) as exc:
+        m = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+        raise ModelError(f"{path}: not a PyTorch weights file, or a damaged one "
+                         f"({m.group(1).strip() if m else one_line(exc)})") from None
+    except (EOFError, zipfile.BadZipFile, RuntimeError, OSError) as exc:
         reason = one_line(exc)
         if isinstance(exc, EOFError) or "central directory" in reason or "failed reading" in reason:
             reason = "the file ends early (truncated download?)"
         raise ModelError(f"{path}: cannot be read as a PyTorch weights file: {reason}") from None
+    except MemoryError:
+        raise ModelError(f"{path}: not enough memory to read the weights") from None
     except Exception as exc:  # noqa: BLE001 - any other failure of the unpickler is a bad file, said in one line
-        raise ModelError(f"{path}: cannot be read as a PyTorch weights file: {one_line(exc)}") from None
+        raise ModelError(f"{path}: not a PyTorch weights file, or a damaged one ({type(exc).__name__}: "
+                         f"{one_line(exc)})") from None
     if not isinstance(obj, dict):
         raise ModelError(f"{path}: not a state dict: the file holds a {type(obj).__name__}, not a mapping of "
                          "parameter names to tensors")
