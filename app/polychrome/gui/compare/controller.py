@@ -218,14 +218,17 @@ class CompareController(QObject):
     def views(self) -> Dict[str, Any]:
         """The images to show, all uint8 RGB or None.
 
-        ``result``, ``gray``, ``truth``: at the preview's size (``truth`` None without ground truth);
+        ``result``, ``gray``, ``truth``: at the preview's size (``truth`` None without ground truth); ``full_shape``:
+        the full-resolution (H, W) they preview (the views' coordinates);
         ``entropy``, ``delta_e``: colour-mapped maps at the metric size, present only while switched on with
         :meth:`set_overlays` (ΔE only with ground truth; it follows T once measured); ``entropy_T``, ``delta_e_T``:
         the T they show; ``legends``: :data:`LEGENDS` (look-up table, value range and label of each map).
         """
         d = self.data
+        pred = self.source.prediction
         out: Dict[str, Any] = {
             "row": self.source.current, "T": self.T, "result": self.result, "gray": None, "truth": None,
+            "full_shape": tuple(pred.shape) if pred is not None and self.result is not None else None,
             "has_truth": self.has_truth, "entropy": None, "entropy_T": None, "delta_e": None, "delta_e_T": None,
             "legends": LEGENDS,
         }

@@ -4,6 +4,11 @@ result and the ground truth side by side with zoom and pan linked, and a wipe vi
 Views only: :class:`CompareView` shows the dict of ``CompareController.views_changed`` (:meth:`CompareView.set_views`)
 and reports what the user did (mode, overlays, hover and clicks in the shown arrays' coordinates, which are the
 same for every panel since all of them have the preview's size).
+
+Zoom: every panel's coordinates are the full-resolution image's pixels (``views["full_shape"]``), so Fit, 100 %,
+Zoom In / Out (:meth:`CompareView.fit` ...) mean the same in every mode, and the tiles of
+:class:`~.tiles.TileController` show real pixels wherever the preview would be magnified. Side by side lays the
+panels out in a row or, when that shows them larger (landscape photos in a wide window), in a column.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -25,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..widgets.image_view import ImageView
+from ..widgets.image_view import ZOOM_STEPS, ImageView
 
 MODES: Tuple[str, ...] = ("result", "side by side", "wipe")
 MODE_LABELS = {"result": "Result", "side by side": "Side by side", "wipe": "Wipe"}
@@ -69,8 +75,7 @@ class OverlayImageView(ImageView):
         if self.overlay_image is None or self.image is None:
             self.overlay.hide()
             return
-        h, w = self.image.shape[:2]
-        self.overlay.setRect(QRectF(0, 0, w, h))
+        self.overlay.setRect(self.image_rect())
         self.overlay.show()
 
 
@@ -92,10 +97,18 @@ class WipeView(ImageView):
         self.divider.hide()
         self.viewbox.addItem(self.divider)
         self.divider.sigPositionChanged.connect(self._on_divider)
+        self._divider_full: Optional[Tuple[int, int]] = None
 
     @property
     def divider_x(self) -> float:
-        return float(self.divider.value())
+        """The divider's place in image (shown array) columns."""
+        return float(self.divider.value()) * self._columns_per_unit()
+
+    def _columns_per_unit(self) -> float:
+        full = self.full_shape
+        if self.left is None or full is None or not full[1]:
+            return 1.0
+        return self.left.shape[1] / float(full[1])
 
     def set_pair(self, left: Optional[np.ndarray], right: Optional[np.ndarray]) -> None:
         """Show ``left`` | ``right`` (uint8 RGB of one shape; a missing or mismatched ``right`` shows ``left`` only)."""
@@ -106,20 +119,21 @@ class WipeView(ImageView):
             return
         if right is None or right.shape != left.shape:
             right = left
-        resized = self.left is None or self.left.shape != left.shape
+        resized = self.left is None or self.left.shape != left.shape or self._divider_full != self.full_shape
         self.left, self.right = left, right
-        w = left.shape[1]
         if resized:
-            self.divider.setBounds((0, w))
+            self._divider_full = self.full_shape
+            W = float((self.full_shape or left.shape[:2])[1])
+            self.divider.setBounds((0, W))
             self.divider.blockSignals(True)
-            self.divider.setValue(self.fraction * w)
+            self.divider.setValue(self.fraction * W)
             self.divider.blockSignals(False)
         self.divider.show()
         self._compose()
 
     def set_divider(self, x: float) -> None:
         """Move the divider to image column ``x`` (as dragging it does)."""
-        self.divider.setValue(float(x))
+        self.divider.setValue(float(x) / self._columns_per_unit())
 
     def composite(self) -> Optional[np.ndarray]:
         """The array shown: columns left of the divider from ``left``, the rest from ``right``."""
@@ -173,6 +187,18 @@ class ColorLegend(QWidget):
         self.show()
 
 
+class _Resizing(QWidget):
+    """A plain container that calls ``on_resize`` after each resize (the side-by-side page re-arranges itself)."""
+
+    def __init__(self, on_resize, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self._on_resize = on_resize
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        self._on_resize()
+
+
 def _titled(title: str, view: QWidget) -> Tuple[QWidget, QLabel]:
     box = QWidget()
     lay = QVBoxLayout(box)
@@ -196,6 +222,8 @@ class CompareView(QWidget):
     clicked = Signal(float, float)  # (y, x)
     mode_changed = Signal(str)  # one of MODES
     overlays_changed = Signal(object)  # {"entropy": bool, "delta_e": bool} → CompareController.set_overlays
+    zoom_changed = Signal(object)  # the main panel's zoom (device pixels per image pixel), or None without image
+    view_changed = Signal()  # what some panel shows changed (zoom, pan, size, mode): tiles may be needed
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -238,13 +266,15 @@ class CompareView(QWidget):
         for v in (self.gray_view, self.truth_view):
             v.viewbox.setXLink(self.side_result_view.viewbox)
             v.viewbox.setYLink(self.side_result_view.viewbox)
-        side = QWidget()
-        side_lay = QHBoxLayout(side)
-        side_lay.setContentsMargins(0, 0, 0, 0)
+        side = _Resizing(self._arrange_side)
+        self.side_layout = QBoxLayout(QBoxLayout.Direction.LeftToRight, side)
+        self.side_layout.setContentsMargins(0, 0, 0, 0)
         self._truth_box: Optional[QWidget] = None
+        self._title_height = 0
         for v, title in zip(self.side_views, ("Gray input", "Result", "Ground truth")):
-            box, _ = _titled(title, v)
-            side_lay.addWidget(box, 1)
+            box, label = _titled(title, v)
+            self._title_height = label.sizeHint().height() + 2
+            self.side_layout.addWidget(box, 1)
             if v is self.truth_view:
                 self._truth_box = box
         wipe, self.wipe_label = _titled("◀ Result  |  Gray input ▶", self.wipe_view)
@@ -262,6 +292,7 @@ class CompareView(QWidget):
         for v in self.all_views:
             v.hovered.connect(self.hovered)
             v.clicked.connect(self.clicked)
+            v.view_changed.connect(lambda v=v: self._on_view_changed(v))
         self.mode_box.currentIndexChanged.connect(lambda i: self.set_mode(self.mode_box.itemData(i)))
         for name, box in self.overlay_boxes.items():
             box.toggled.connect(lambda _on, n=name: self._on_overlay_toggled(n))
@@ -301,6 +332,7 @@ class CompareView(QWidget):
         self.overlay_boxes["delta_e"].setEnabled(has_truth)  # a checked box stays checked for the next colour input
         if self._truth_box is not None:
             self._truth_box.setVisible(has_truth)
+            self._arrange_side()
         self.wipe_label.setText("◀ Result  |  " + ("Ground truth" if has_truth else "Gray input") + " ▶")
         self._refresh()
 
@@ -330,8 +362,11 @@ class CompareView(QWidget):
         self.mode_box.blockSignals(False)
         self.stack.setCurrentWidget(self._pages[mode])
         self._refresh()
+        if mode == "side by side":
+            self._arrange_side()
         self._carry_zoom(before, self._main_view(mode))
         self.mode_changed.emit(mode)
+        self.zoom_changed.emit(self.zoom)
 
     def set_overlay(self, name: Optional[str]) -> None:
         """Check one overlay ("entropy" / "delta_e") or none (None), as the check boxes do."""
@@ -345,16 +380,76 @@ class CompareView(QWidget):
     @staticmethod
     def _carry_zoom(before: ImageView, after: ImageView) -> None:
         """Show in ``after`` the part of the image that ``before`` showed (the whole image if it showed all of it;
-        the aspect lock widens the other axis to fit the new view's shape)."""
-        if before.image is None or after.image is None or before.image.shape != after.image.shape:
+        the aspect lock widens the other axis to fit the new view's shape; a zoom like 100 % is kept as it is)."""
+        if before.image is None or after.image is None or before.full_shape != after.full_shape:
             return
-        h, w = before.image.shape[:2]
+        if before.fitted:
+            after.fit()
+            return
+        h, w = before.full_shape or (0, 0)
         (x0, x1), (y0, y1) = before.viewbox.viewRange()
         x0, x1, y0, y1 = max(x0, 0.0), min(x1, float(w)), max(y0, 0.0), min(y1, float(h))
         if x1 - x0 < 1.0 or y1 - y0 < 1.0:  # the image was out of sight: just show it
-            after.viewbox.autoRange(padding=0.0)
+            after.fit()
+            return
+        zoom = before.zoom
+        if zoom is not None and any(abs(zoom - s) < 1e-6 for s in ZOOM_STEPS):  # a zoom step (100 %): kept
+            after.set_zoom(zoom, ((y0 + y1) / 2.0, (x0 + x1) / 2.0))
             return
         after.viewbox.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+        after.fitted = False
+
+    # -- zoom -------------------------------------------------------------------------------------
+    @property
+    def main_view(self) -> ImageView:
+        """The panel that zoom actions and the zoom readout refer to (the result's, in every mode)."""
+        return self._main_view(self._mode)
+
+    @property
+    def zoom(self) -> Optional[float]:
+        return self.main_view.zoom
+
+    def fit(self) -> None:
+        self.main_view.fit()
+
+    def zoom_100(self) -> None:
+        self.main_view.zoom_100()
+
+    def zoom_in(self) -> None:
+        self.main_view.zoom_in()
+
+    def zoom_out(self) -> None:
+        self.main_view.zoom_out()
+
+    def visible_views(self) -> List[ImageView]:
+        """The panels on screen in the current mode (tiles are made for these only)."""
+        if self._mode == "result":
+            return [self.result_view]
+        if self._mode == "side by side":
+            return [v for v in self.side_views if v.image is not None and (v is not self.truth_view or (
+                self._truth_box is not None and not self._truth_box.isHidden()))]
+        return [self.wipe_view]
+
+    def _on_view_changed(self, view: ImageView) -> None:
+        if view is self.main_view:
+            self.zoom_changed.emit(view.zoom)
+        self.view_changed.emit()
+
+    def _arrange_side(self) -> None:
+        """Side by side: the panels in a row, or in a column where that shows them larger (landscape photos)."""
+        shape = self.side_result_view.full_shape
+        n = len(self.visible_views()) if self._mode == "side by side" else 2 + int(bool(self._views.get("has_truth")))
+        if shape is None or n < 2:
+            return
+        H, W = shape
+        area = self.side_layout.parentWidget().size() if self.side_layout.parentWidget() else self.size()
+        aw, ah = float(area.width()), float(area.height())
+        t = self._title_height
+        row = min(aw / n / W, max(1.0, ah - t) / H)
+        column = min(aw / W, max(1.0, ah / n - t) / H)
+        direction = QBoxLayout.Direction.TopToBottom if column > row * 1.02 else QBoxLayout.Direction.LeftToRight
+        if direction != self.side_layout.direction():
+            self.side_layout.setDirection(direction)
 
     def _on_overlay_toggled(self, name: str) -> None:
         if self.overlay_boxes[name].isChecked():  # one map at a time
@@ -385,11 +480,20 @@ class CompareView(QWidget):
             self._set(self.side_result_view, result)
             self.side_result_view.set_overlay(overlay)
             self._set(self.truth_view, d.get("truth") if result is not None else None)
+            self._arrange_side()
         else:
             under = d.get("truth") if d.get("truth") is not None else d.get("gray")
+            self.wipe_view.set_full_shape(self._full_shape(result))
             self.wipe_view.set_pair(result, under)
+        self.view_changed.emit()
 
-    @staticmethod
-    def _set(view: ImageView, rgb: Optional[np.ndarray]) -> None:
+    def _full_shape(self, rgb: Optional[np.ndarray]) -> Optional[Tuple[int, int]]:
+        full = self._views.get("full_shape")
+        if rgb is None or full is None:
+            return None
+        return int(full[0]), int(full[1])
+
+    def _set(self, view: ImageView, rgb: Optional[np.ndarray]) -> None:
+        view.set_full_shape(self._full_shape(rgb))
         if rgb is not view.image:
             view.set_image(rgb)
