@@ -28,6 +28,7 @@ from .ab.controller import ABController
 from .ab.view import ABDialog
 from .compare.controller import CompareController
 from .compare.metrics_panel import MetricsPanel
+from .compare.tiles import TileController
 from .compare.view import MODES, CompareView
 from .export.model import SCOPE_ALL, SCOPE_CURRENT
 from .export.view import ExportDialog, ExportSummaryDialog
@@ -39,6 +40,7 @@ from .queue.view import QueueView
 from .settings import AppSettings
 from .widgets import DistributionDock, ImageView, TemperatureSlider
 from .widgets.about import AboutDialog
+from .widgets.image_view import zoom_text
 from .widgets.settings_dialog import SettingsDialog, provider_choices
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class MainWindow(QMainWindow):
         self.compare_view = CompareView()
         self.image_view: ImageView = self.compare_view.result_view
         self.setCentralWidget(self.compare_view)
+        self.tiles = TileController(controller, self.compare_view, self)  # real pixels when zoomed in
 
         self.queue_view = QueueView()
         self.queue_view.setModel(controller.queue)
@@ -96,6 +99,10 @@ class MainWindow(QMainWindow):
         self.colourfulness_label.setToolTip("Colourfulness of the image at this T (Hasler–Süsstrunk M: about 15 "
                                             "is moderately colourful, 33 quite, 59 highly)")
         self.statusBar().addPermanentWidget(self.colourfulness_label)
+        self.zoom_label = QLabel()
+        self.zoom_label.setToolTip("Zoom (100 %: one image pixel per screen pixel). View ▸ Fit (Ctrl+0), 100 % "
+                                   "(Ctrl+1), Zoom In / Out (Ctrl++ / Ctrl+-); double-click: Fit ↔ 100 %")
+        self.statusBar().addPermanentWidget(self.zoom_label)
         self.provider_label = QLabel()
         self.statusBar().addPermanentWidget(self.provider_label)
         self._build_menus()
@@ -139,6 +146,8 @@ class MainWindow(QMainWindow):
         # the distribution clears when the cursor leaves the images; the hint tool (points, reference) docks beside it
         self.distribution.clear_on_leave(self.compare_view.all_views, lambda: self._on_hover(None, None))
         self.hints = install_hints(self)
+        self.compare_view.zoom_changed.connect(lambda _z: self._show_zoom())
+        self.tiles.status_changed.connect(lambda _s: self._show_zoom())
 
         self._show_status(controller.status)
         self._on_running()
@@ -198,11 +207,23 @@ class MainWindow(QMainWindow):
         self._fill_model_menu()
 
         self.view_menu = view_menu = self.menuBar().addMenu("&View")
+        self.fit_action = QAction("&Fit in Window", self, shortcut=QKeySequence("Ctrl+0"))
+        self.fit_action.triggered.connect(self.compare_view.fit)
+        self.zoom_100_action = QAction("&Actual Pixels (100 %)", self, shortcut=QKeySequence("Ctrl+1"))
+        self.zoom_100_action.triggered.connect(self.compare_view.zoom_100)
+        self.zoom_in_action = QAction("Zoom &In", self)
+        self.zoom_in_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")])
+        self.zoom_in_action.triggered.connect(self.compare_view.zoom_in)
+        self.zoom_out_action = QAction("Zoom &Out", self, shortcut=QKeySequence(QKeySequence.StandardKey.ZoomOut))
+        self.zoom_out_action.triggered.connect(self.compare_view.zoom_out)
+        for a in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.zoom_100_action):
+            view_menu.addAction(a)
+        view_menu.addSeparator()
         self.next_action = QAction("&Next Image", self, shortcut=QKeySequence(Qt.Key.Key_PageDown))
         self.next_action.triggered.connect(lambda: self.controller.step_current(1))
         self.previous_action = QAction("&Previous Image", self, shortcut=QKeySequence(Qt.Key.Key_PageUp))
         self.previous_action.triggered.connect(lambda: self.controller.step_current(-1))
-        self.reset_T_action = QAction("&Reset Temperature", self, shortcut=QKeySequence("Ctrl+0"))
+        self.reset_T_action = QAction("&Reset Temperature", self, shortcut=QKeySequence("Ctrl+R"))
         self.reset_T_action.triggered.connect(self.slider.reset)
         # what T does, not a promise about vividness (for some models a lower T gives *less* colourful images)
         self.warmer_action = QAction("Toward the &Most Likely Colour (lower T)", self, shortcut=QKeySequence("Ctrl+["))
@@ -217,7 +238,7 @@ class MainWindow(QMainWindow):
             view_menu.addAction(a)
         view_menu.addSeparator()
         self.mode_actions = {}
-        keys = {"result": "Ctrl+1", "side by side": "Ctrl+2", "wipe": "Ctrl+3"}
+        keys = {"result": "Alt+1", "side by side": "Alt+2", "wipe": "Alt+3"}  # Ctrl+0/1: Fit / 100 %
         for mode in MODES:
             a = QAction(mode.capitalize(), self, shortcut=QKeySequence(keys.get(mode, "")), checkable=True)
             a.setChecked(mode == self.compare_view.mode)
@@ -550,6 +571,12 @@ class MainWindow(QMainWindow):
     def _show_colourfulness(self, m: float) -> None:
         self.colourfulness_label.setText("" if m != m else f"Colourfulness {m:.1f}")
 
+    def _show_zoom(self) -> None:
+        text = zoom_text(self.compare_view.zoom)
+        if text and self.tiles.status:
+            text += " · full resolution" if self.tiles.status == "full" else " · refining…"
+        self.zoom_label.setText(text)
+
     def _on_queue_progress(self, finished: int, total: int) -> None:
         self.progress_bar.setRange(0, max(1, total))
         self.progress_bar.setValue(finished)
@@ -584,6 +611,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Cancelling…")
         self.controller.shutdown()
         self.compare.shutdown()
+        self.tiles.shutdown()
         if self.settings is not None:
             self.settings.save_window(self.saveGeometry(), self.saveState())
             self.settings.sync()
