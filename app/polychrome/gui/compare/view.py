@@ -243,6 +243,10 @@ class CompareView(QWidget):
         self.opacity.setValue(int(DEFAULT_OPACITY * 100))
         self.opacity.setMaximumWidth(100)
         self.opacity.setToolTip("Opacity of the map over the result")
+        self.opacity.setAccessibleName("Overlay opacity")
+        self.opacity_label = QLabel("&Opacity:")
+        self.opacity_label.setBuddy(self.opacity)
+        self.opacity_label.setToolTip(self.opacity.toolTip())
         self.legend = ColorLegend()
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 2)
@@ -251,6 +255,7 @@ class CompareView(QWidget):
         bar.addSpacing(12)
         for box in self.overlay_boxes.values():
             bar.addWidget(box)
+        bar.addWidget(self.opacity_label)
         bar.addWidget(self.opacity)
         bar.addSpacing(12)
         bar.addWidget(self.legend)
