@@ -414,13 +414,21 @@ def test_export_writes_every_image_at_its_own_T_without_inference(qtbot, tmp_pat
         T = 0.9 if row == 1 else c.default_T
         got = imageio.read_image(path).pixels
         np.testing.assert_array_equal(got, it.prediction.render(T, out_dtype=np.uint8))
-    # exporting again never overwrites: new names
+    # exporting again: the batch record knows it (same model, T, options): nothing rewritten, nothing duplicated
+    stamp = written[1].stat().st_mtime_ns
     dlg = window.export_current()
     assert dlg.options()["scope"] == "current" and dlg.options()["out_dir"] == str(out)  # folder remembered
     with qtbot.waitSignal(c.exported, timeout=WAIT_MS) as sig:
         dlg.accept()
     (_, again, _), = sig.args[0]
-    assert Path(again) != written[1] and Path(again).exists()
+    assert Path(again) == written[1] and written[1].stat().st_mtime_ns == stamp
+    # at another T it is another image: a new name, the earlier export is kept
+    c.set_T(0.5, exact=False)
+    dlg = window.export_current()
+    with qtbot.waitSignal(c.exported, timeout=WAIT_MS) as sig:
+        dlg.accept()
+    (_, other, _), = sig.args[0]
+    assert Path(other) != written[1] and Path(other).exists() and written[1].stat().st_mtime_ns == stamp
     assert window.export_summary is not None
 
 

@@ -148,50 +148,91 @@ class ExportJob:
 
 @dataclass
 class Exported:
-    """One file of an export: where it was written, or why not."""
+    """One file of an export: where it was written, or why not; ``skipped``: it was exported before with the
+    same model, T, options and result (the batch record says so) and ``output`` is that earlier file."""
 
     row: int
     output: Optional[Path]
     reason: str = ""
+    skipped: bool = False
 
 
 def export_predictions(
-    progress: Progress, cancel: CancelToken, jobs: Sequence[ExportJob], opts: Any, colorizer: Any = None
+    progress: Progress, cancel: CancelToken, jobs: Sequence[ExportJob], opts: Any, colorizer: Any = None,
+    redo: bool = False,
 ) -> Generator[Exported, None, List[Tuple[int, Optional[Path], str]]]:
     """Write each cached prediction at its own T with :func:`polychrome.runtime.pipeline.write_prediction` (the one
     write path the CLI uses too) — no inference and no reading, except for a job whose prediction was dropped
-    (``prediction`` None), which is read and computed again with ``colorizer``. Yields an :class:`Exported` per
-    file; returns ``[(row, output or None, reason)]``.
+    (``prediction`` None), which is read and computed again with ``colorizer``.
+
+    Exports go through the same batch record and plan as ``polychrome colorize``
+    (:func:`polychrome.runtime.batch.plan_run`): an image exported before with the same model, T, options and
+    prediction is skipped (``redo``: written again), our own earlier output of it is replaced rather than
+    duplicated, and stale temp files of an interrupted export are removed. Yields an :class:`Exported` per file;
+    returns ``[(row, output or None, reason)]`` (a skipped image: its earlier output and the reason).
     """
     from . import pipeline
+    from .batch import plan_run, source_key
 
+    opts.validate()
+    specs = {source_key(job.path): _export_spec(job, opts, colorizer) for job in jobs}
+    by_path = {source_key(job.path): job for job in jobs}
     progress.set_total(len(jobs))
     out: List[Tuple[int, Optional[Path], str]] = []
-    for job in jobs:
-        progress.check()
-        try:
-            pred, source = job.prediction, job.source
-            if pred is None or source is None:
-                image = imageio.read_image(job.path, max_pixels=opts.max_pixels)
-                source = image.info
-                if pred is None:
-                    if colorizer is None:
-                        raise RuntimeError("no cached result and no model to compute it")
-                    pred = colorizer.predict(image.pixels, progress=progress, name=str(job.path))
-            written = pipeline.write_prediction(pred, source, opts, job.T)
-            progress.check()
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the export
-            reason = user_message(exc)
-            out.append((job.row, None, reason))
-            yield Exported(job.row, None, reason)
+    with plan_run([Path(job.path) for job in jobs], lambda p: specs[source_key(p)], opts.out_dir,
+                  redo=redo) as plan:
+        plan.mark_run(["polychrome-gui", "export"], engine="app")
+        for item in plan.skipped:
+            job = by_path[source_key(item.source)]
+            out.append((job.row, item.output, item.reason))
+            yield Exported(job.row, item.output, item.reason, skipped=True)
             progress.step(1, str(job.path), row=job.row)
-            continue
-        out.append((job.row, written, ""))
-        yield Exported(job.row, written)
-        progress.step(1, str(job.path), row=job.row)
+        for item in plan.todo:
+            job = by_path[source_key(item.source)]
+            progress.check()
+            try:
+                pred, source = job.prediction, job.source
+                if pred is None or source is None:
+                    image = imageio.read_image(job.path, max_pixels=opts.max_pixels)
+                    source = image.info
+                    if pred is None:
+                        if colorizer is None:
+                            raise RuntimeError("no cached result and no model to compute it")
+                        pred = colorizer.predict(image.pixels, progress=progress, name=str(job.path))
+                target, overwrite = pipeline.claim_output(plan, item, opts, source.format)
+                written = pipeline.write_prediction(pred, source, opts, job.T, out_path=target, overwrite=overwrite)
+            except Cancelled:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad file never stops the export
+                reason = user_message(exc)
+                plan.mark_failed(item, reason)
+                out.append((job.row, None, reason))
+                yield Exported(job.row, None, reason)
+                progress.step(1, str(job.path), row=job.row)
+                continue
+            plan.mark_done(item, written)
+            out.append((job.row, written, ""))
+            yield Exported(job.row, written)
+            progress.step(1, str(job.path), row=job.row)
     return out
+
+
+def _export_spec(job: ExportJob, opts: Any, colorizer: Any) -> Any:
+    """The batch record's spec of one export: the model (its sha256), the job's T, the options and a digest of
+    the prediction itself (hints or a reference change it without changing T or the options)."""
+    from . import pipeline
+    from .session import file_sha256
+
+    pred = job.prediction
+    manifest = pred.manifest if pred is not None else colorizer.manifest
+    path = getattr(manifest, "path", None)
+    if colorizer is not None and colorizer.manifest is manifest:
+        sha = colorizer.session.sha256
+    else:
+        sha = file_sha256(path) if path is not None else "unknown"
+    extra = {"prediction": pipeline.prediction_digest(pred)} if pred is not None else {}
+    size = getattr(colorizer, "input_size", None) if colorizer is not None else None
+    return pipeline.model_run_spec(manifest, sha, opts, size, job.T, **extra)
 
 
 # -- comparison metrics ------------------------------------------------------------------------------

@@ -283,6 +283,14 @@ def model_run_spec(manifest: Any, sha256: str, opts: ExportOptions, input_size: 
     return RunSpec(manifest.name, manifest.version, sha256, float(T), spec_options(opts, size, **extra))
 
 
+def prediction_digest(prediction: Any) -> str:
+    """A short digest of a prediction's logits: two exports of equal digests, T and options are the same image."""
+    import hashlib
+
+    z = np.ascontiguousarray(prediction.decoder.z)
+    return hashlib.sha256(z.tobytes()).hexdigest()[:16]
+
+
 def claim_output(plan: Plan, item: PlanItem, opts: ExportOptions,
                  image_format: Optional[str] = None) -> Tuple[Path, bool]:
     """Choose ``item``'s output name and claim it in the record, before anything is written: the intended name,

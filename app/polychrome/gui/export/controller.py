@@ -1,6 +1,8 @@
 """The export feature's controller: writes finished images of the queue at their own T, from their cached
 predictions and the sources' metadata kept on the queue items (:func:`polychrome.runtime.jobs.export_predictions`:
-no inference and no reading, except for an image whose prediction was dropped)."""
+no inference and no reading, except for an image whose prediction was dropped). Exports keep the same batch record
+as ``polychrome colorize`` in the output folder: an image exported before with the same model, T, options and
+result is not written again (its earlier file is reported), and nothing is duplicated as ``name (2)``."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ class ExportController(QObject):
         self.source = source  # queue, T_of, colorizer, message, failed
         self.tasks = tasks
 
-    def export(self, rows: Optional[Sequence[int]] = None, out_dir: Optional[str] = None,
+    def export(self, rows: Optional[Sequence[int]] = None, out_dir: Optional[str] = None, redo: bool = False,
                **options: Any) -> Optional[Worker]:
         """Write finished images (default: all) at their own T into ``out_dir`` (None: next to each input).
 
@@ -48,15 +50,24 @@ class ExportController(QObject):
             src.message.emit("Nothing to export yet: no image has been colorized")
             return None
         opts = ExportOptions(out_dir=Path(out_dir) if out_dir else None, **options)
+        bad = opts.problems()
+        if bad:
+            src.message.emit("Cannot export: " + "; ".join(bad))
+            return None
         done = [0]
+        self._skipped = set()
 
         def one(e: Exported) -> None:
             done[0] += 1
-            src.message.emit(f"Exported {done[0]}/{len(jobs)}: {e.output or e.reason}")
+            if e.skipped:
+                self._skipped.add(e.row)
+                src.message.emit(f"Exported {done[0]}/{len(jobs)}: already exported as {e.output}")
+            else:
+                src.message.emit(f"Exported {done[0]}/{len(jobs)}: {e.output or e.reason}")
 
         # key None: a second export never supersedes the first, it runs after it on the export lane
-        return self.tasks.start(None, export_predictions, jobs, opts, src.colorizer, lane=EXPORT, on_yielded=one,
-                                on_returned=self._on_exported, on_error=src._on_worker_error)
+        return self.tasks.start(None, export_predictions, jobs, opts, src.colorizer, redo, lane=EXPORT,
+                                on_yielded=one, on_returned=self._on_exported, on_error=src._on_worker_error)
 
     def run(self, options: Mapping[str, Any]) -> Tuple[Optional[Worker], int]:
         """Start an export with the export dialog's options (scope included): (its worker or None, image count)."""
@@ -67,7 +78,10 @@ class ExportController(QObject):
         return self.export(rows, **kw), n
 
     def _on_exported(self, results) -> None:
-        ok = sum(1 for _, out, _ in results if out is not None)
-        bad = len(results) - ok
-        self.source.message.emit(f"Exported {ok} image(s)" + (f", {bad} failed" if bad else ""))
+        skipped = getattr(self, "_skipped", set())
+        ok = sum(1 for row, out, _ in results if out is not None and row not in skipped)
+        same = sum(1 for row, out, _ in results if out is not None and row in skipped)
+        bad = len(results) - ok - same
+        self.source.message.emit(f"Exported {ok} image(s)" + (f", {same} already exported (unchanged)" if same else "")
+                                 + (f", {bad} failed" if bad else ""))
         self.exported.emit(results)
