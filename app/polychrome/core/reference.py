@@ -11,8 +11,7 @@ folded into the cached logits once per reference or strength; every temperature 
 exactly as before, so the T slider costs nothing extra and a strength change costs one add over the network's
 grid (well under a millisecond for a 2 MP photo's 64×96 cells).
 
-``prior`` is the model's training prior when its metadata carries one, else the image's own mean distribution
-(then β = 1 moves the image's palette as a whole onto the reference's).
+``prior`` is the model's training prior when its metadata carries one, else uniform (p' ∝ p · h_ref^β).
 """
 
 from __future__ import annotations
@@ -31,12 +30,22 @@ from .prior import smooth_prior
 FLOOR = 1e-3
 """Share of a uniform distribution mixed into h_ref and the prior: a bin no reference pixel falls in is strongly
 discouraged (by about log(1/FLOOR)·β) but never forbidden outright."""
+PRIOR_MIX = 0.5
+"""Share of a uniform distribution mixed into the prior: the prior tempers the ratio (a colour the training data
+had often is boosted less) but cannot dominate it — otherwise every bin the reference lacks but the prior also
+lacks would win over the reference's own colours (with ratio ≈ 0 against the strongly negative ratio of common
+bins the reference lacks)."""
 MAX_LOG_RATIO = 8.0
+TAIL, TAIL_SIGMA = 0.1, 30.0
 HIST_SIDE = 256
 
 
-def reference_histogram(rgb: np.ndarray, bins: ABBins, sigma: float = 5.0, max_side: int = HIST_SIDE) -> np.ndarray:
-    """(Q,) smoothed distribution of a colour image's ab over ``bins`` (sRGB uint8/uint16/float (H, W, 3))."""
+def reference_histogram(rgb: np.ndarray, bins: ABBins, sigma: float = 5.0, max_side: int = HIST_SIDE,
+                        tail: float = TAIL, tail_sigma: float = TAIL_SIGMA) -> np.ndarray:
+    """(Q,) smoothed distribution of a colour image's ab over ``bins`` (sRGB uint8/uint16/float (H, W, 3)): the
+    histogram smoothed by ``sigma`` plus a ``tail`` share smoothed by the broad ``tail_sigma``, so that a colour
+    near the reference's palette always weighs more than one far from it (every pixel is pulled toward the palette,
+    not only those already close to it)."""
     img = np.asarray(rgb)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
@@ -48,35 +57,39 @@ def reference_histogram(rgb: np.ndarray, bins: ABBins, sigma: float = 5.0, max_s
     if s < 1.0:
         img = cv2.resize(img, (max(1, int(W * s)), max(1, int(H * s))), interpolation=cv2.INTER_AREA)
     ab = srgb_to_lab(img)[..., 1:].reshape(-1, 2)
-    return smooth_prior(bins.histogram(ab), bins, sigma)
+    counts = bins.histogram(ab)
+    return (1.0 - tail) * smooth_prior(counts, bins, sigma) + tail * smooth_prior(counts, bins, tail_sigma)
 
 
-def _floored(p: np.ndarray) -> np.ndarray:
+def _floored(p: np.ndarray, floor: float = FLOOR) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
     p = p / max(float(p.sum()), 1e-300)
-    return (1.0 - FLOOR) * p + FLOOR / len(p)
+    return (1.0 - floor) * p + floor / len(p)
 
 
 def log_ratio(h_ref: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """(Q,) float32 log(h_ref / prior), both floored, clipped to ±MAX_LOG_RATIO: the bias per unit of strength."""
+    """(Q,) float32 log(h_ref / prior) (h_ref floored, the prior mixed with a uniform), clipped to ±MAX_LOG_RATIO:
+    the bias per unit of strength."""
     h_ref, prior = np.asarray(h_ref), np.asarray(prior)
     if h_ref.shape != prior.shape or h_ref.ndim != 1:
         raise ValueError(f"reference histogram {h_ref.shape} and prior {prior.shape} must be the same (Q,)")
-    r = np.log(_floored(h_ref)) - np.log(_floored(prior))
+    r = np.log(_floored(h_ref)) - np.log(_floored(prior, PRIOR_MIX))
     return np.clip(r, -MAX_LOG_RATIO, MAX_LOG_RATIO).astype(np.float32)
 
 
 def image_marginal(decoder: LogitsDecoder) -> np.ndarray:
-    """(Q,) the mean distribution (T = 1) over the image's cells: the prior when the model carries none."""
+    """(Q,) the mean distribution (T = 1) over the image's cells."""
     return decoder.probabilities(1.0).reshape(-1, decoder.Q).mean(axis=0)
 
 
 def biased(decoder: LogitsDecoder, bias: Optional[np.ndarray]) -> LogitsDecoder:
-    """A decoder of the same image whose logits are ``z + bias`` ((Q,) per bin; None or all-zero: ``decoder``
+    """A decoder of the same image whose logits are ``z + bias`` ((Q,) per bin; None or constant: ``decoder``
     itself). Sharing nothing mutable with ``decoder``: the base stays usable for any other strength."""
-    if bias is None or not np.any(bias):
+    if bias is None:
         return decoder
     bias = np.asarray(bias, dtype=np.float32)
+    if bias.size and float(bias.max() - bias.min()) < 1e-6:
+        return decoder  # a constant shift changes no softmax
     if bias.shape != (decoder.Q,):
         raise ValueError(f"bias has shape {bias.shape}, expected ({decoder.Q},)")
     out = copy.copy(decoder)

@@ -23,7 +23,7 @@ from ..core.decode import LogitsDecoder
 from ..core.errors import ImageReadError, ModelError
 from ..core.hintsfile import HintPoint, HintsFile, input_scale, outside, to_color_hints
 from ..core.progress import Progress, ensure_progress
-from ..core.reference import Reference, image_marginal, reference_histogram
+from ..core.reference import Reference, reference_histogram
 from .colorizer import Colorizer, Prediction
 from .manifest import PREFIX, ModelManifest
 
@@ -96,17 +96,15 @@ def read_reference(path: Union[str, os.PathLike[str]]) -> np.ndarray:
 def reference_for(colorizer_or_manifest: Any, reference: Union[str, os.PathLike[str], np.ndarray],
                   prediction: Optional[Prediction] = None) -> Reference:
     """The :class:`~polychrome.core.reference.Reference` of a photo (path or RGB array) for a model: its smoothed
-    histogram over the model's bins against the model's prior, or, for a model without one, against
-    ``prediction``'s own mean distribution."""
+    histogram over the model's bins against the model's training prior (uniform for a model without one;
+    ``prediction`` is accepted for callers that have one at hand)."""
     colorizer = colorizer_or_manifest if isinstance(colorizer_or_manifest, Colorizer) else None
     manifest: ModelManifest = colorizer.manifest if colorizer is not None else colorizer_or_manifest
     rgb = reference if isinstance(reference, np.ndarray) else read_reference(reference)
     h_ref = reference_histogram(rgb, manifest.bins)
     prior = model_prior(colorizer) if colorizer is not None else None
     if prior is None:
-        if prediction is None:
-            raise ValueError("a model without a prior needs the prediction to weigh the reference against")
-        prior = image_marginal(prediction.decoder)
+        prior = np.full(manifest.Q, 1.0 / manifest.Q)
     return Reference(h_ref, prior)
 
 
