@@ -377,7 +377,9 @@ def test_without_torch_the_wizard_explains_how_to_install_it(qtbot, monkeypatch)
     wizard.show()
     page = wizard.currentPage()
     assert isinstance(page, NoTorchPage) and wizard.pageIds() == [0]
-    assert "pip install" in page.commands.toPlainText() and "polychrome[train]" in page.commands.toPlainText()
+    commands = page.commands.toPlainText()  # this run is from a clone: an editable install of it, with this Python
+    assert "download.pytorch.org/whl/cpu" in commands and 'pip install -e ".[train]"' in commands
+    assert sys.executable in commands
     assert "torch" in page.text.text()
     wizard.close()
 

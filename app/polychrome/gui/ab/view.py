@@ -10,9 +10,10 @@ Everything it shows comes from the controller; every button only calls into it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Dict, List, Optional
 
-from PySide6.QtCore import QRegularExpression
+from PySide6.QtCore import QRegularExpression, QStandardPaths
 from PySide6.QtGui import QKeySequence, QRegularExpressionValidator, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -47,6 +48,14 @@ SHORTCUTS: Dict[str, List[str]] = {
     SKIP: ["S"],
     "undo": ["Backspace", "Ctrl+Z"],
 }
+
+
+def csv_start_path(name: str) -> str:
+    """Where a save dialog for a results file starts: the user's documents folder (home if there is none), never
+    the working directory the app happened to be started in."""
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = Path(docs) if docs and Path(docs).is_dir() else Path.home()
+    return str(folder / name)
 
 
 class ABDialog(QDialog):
@@ -345,7 +354,7 @@ class ABDialog(QDialog):
 
     def _ask_save_path(self) -> str:
         """The CSV's path from a save dialog (which asks before replacing an existing file); "" if cancelled."""
-        dlg = QFileDialog(self, "Export the A/B results", "ab_results.csv", "CSV files (*.csv)")
+        dlg = QFileDialog(self, "Export the A/B results", csv_start_path("ab_results.csv"), "CSV files (*.csv)")
         dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dlg.setDefaultSuffix("csv")
         if dlg.exec() != QDialog.DialogCode.Accepted or not dlg.selectedFiles():

@@ -25,6 +25,31 @@ METRICS = (("psnr", "PSNR (dB)", "{:.2f}", True), ("ssim", "SSIM", "{:.3f}", Tru
            ("colorfulness", "colourfulness", "{:.1f}", None))
 
 
+def better_value(values, higher, target=None):
+    """The better of the models' values of one metric at one T (what the table bolds): the highest (``higher``
+    True), the lowest (False), or for colourfulness (``higher`` None) the one nearest ``target`` (the originals'
+    colourfulness). None when fewer than two values can be compared or there is no target."""
+    finite = [float(v) for v in values if v is not None and np.isfinite(v)]
+    if len(finite) < 2:
+        return None
+    if higher is None:
+        if target is None or not np.isfinite(target):
+            return None
+        return min(finite, key=lambda v: abs(v - float(target)))
+    return max(finite) if higher else min(finite)
+
+
+def caption(n: int, of: int, models: int, truth_colorfulness: str, errors: int = 0) -> str:
+    """The line above the table; it promises bold values only where the table has them (two models to compare)."""
+    text = f"On <b>{n}</b> validation photo{'s' if n != 1 else ''}" + (f" (of {of})" if of != n else "") + "."
+    if models > 1:
+        text += (" The better model per metric and T is in <b>bold green</b> (for colourfulness: the one nearer "
+                 f"the originals' {truth_colorfulness}).")
+    if errors:
+        text += f" {errors} photo(s) could not be scored."
+    return text
+
+
 class EvaluatePage(WizardPage):
     def __init__(self, controller: TrainingWizardController) -> None:
         super().__init__(controller, "5 · Evaluation",
@@ -84,13 +109,13 @@ class EvaluatePage(WizardPage):
         bold = QFont(self.table.font())
         bold.setBold(True)
         r = 0
+        target = gray.get("colorfulness_gt")
         for key, title, fmt, higher in METRICS:
             best = {}
-            for T in temps:  # the better model per T (none for colourfulness: nearer the photos is better)
-                vals = [ev["models"][lab].get(T, {}).get(key) for lab in labels]
-                finite = [v for v in vals if v is not None and np.isfinite(v)]
-                if higher is not None and len(finite) > 1:
-                    best[T] = max(finite) if higher else min(finite)
+            for T in temps:  # the better model per T (colourfulness: the one nearer the originals')
+                b = better_value([ev["models"][lab].get(T, {}).get(key) for lab in labels], higher, target)
+                if b is not None:
+                    best[T] = b
             for i, lab in enumerate(labels):
                 cells = [title if i == 0 else "", lab]
                 for T in temps:
@@ -105,7 +130,7 @@ class EvaluatePage(WizardPage):
                     if 2 <= j < 2 + len(temps):
                         T = temps[j - 2]
                         v = ev["models"][lab].get(T, {}).get(key)
-                        if T in best and v == best[T]:
+                        if T in best and v is not None and float(v) == best[T]:
                             item.setFont(bold)
                             item.setForeground(QColor("#1b5e20"))
                     if j == len(cells) - 1:
@@ -119,11 +144,7 @@ class EvaluatePage(WizardPage):
         self.table.setFixedHeight(header.height() + 22 * self.table.rowCount() + 2 * self.table.frameWidth() + 2)
         n, of = ev.get("n", 0), ev.get("of", ev.get("n", 0))
         errs = ev.get("errors") or []
-        self.status.setText(
-            f"On <b>{n}</b> validation photo{'s' if n != 1 else ''}" + (f" (of {of})" if of != n else "") +
-            ". The better model per metric and T in bold green; for colourfulness, nearer the originals' "
-            f"{self._truth_colorfulness(ev)} is better."
-            + (f" {len(errs)} photo(s) could not be scored." if errs else ""))
+        self.status.setText(caption(n, of, len(labels), self._truth_colorfulness(ev), len(errs)))
         self.samples_title.setText("Gray · " + " · ".join(labels) + " · original   (at each model's default T)")
         items = []
         for s in ev.get("samples", []):
