@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list installed models and the provider that would run them")
     m.add_argument("--provider", help="show what forcing this provider would give")
     m.add_argument("--json", action="store_true")
+    m.add_argument("--write-sums", nargs="?", const="", metavar="FOLDER",
+                   help="write FOLDER/SHA256SUMS for its .onnx models (default: the shipped models folder); "
+                        "models with sums beside them are checked before use")
 
     s = sub.add_parser("self-test", help="check the installation: color math, runtime, model, a sample")
     s.add_argument("--require-model", action="store_true", help="fail when no model is installed")
@@ -448,6 +451,17 @@ def cmd_models(args) -> int:
     from ..runtime import providers
     from ..runtime.registry import default_model, list_models, user_models_dir
 
+    if args.write_sums is not None:
+        from ..runtime.registry import shipped_model_dirs, write_sums
+
+        folder = Path(args.write_sums) if args.write_sums else next(iter(shipped_model_dirs()[-1:]), None)
+        if folder is None:
+            _err("no shipped models folder; name one: polychrome models --write-sums FOLDER")
+            return EXIT_USAGE
+        path = write_sums(folder)
+        print(path.read_text(encoding="utf-8"), end="")
+        print(f"written: {path}", file=sys.stderr)
+        return EXIT_OK
     chain, reason = providers.choose(args.provider)
     entries = list_models()
     try:
@@ -461,6 +475,7 @@ def cmd_models(args) -> int:
             "models": [{"name": e.name, "path": str(e.path), "source": e.source, "ok": e.ok, "error": e.error,
                         "default": default is not None and e.path.resolve() == default,
                         "version": e.manifest.version if e.manifest else None,
+                        "sha256": _sha_or_none(e), "verified": e.verified, "warnings": e.warnings,
                         "bins": e.manifest.Q if e.manifest else None,
                         "default_T": e.manifest.default_T if e.manifest else None} for e in entries],
         }, indent=2))
@@ -474,10 +489,21 @@ def cmd_models(args) -> int:
         mark = "*" if default is not None and e.path.resolve() == default else " "
         if e.ok:
             m = e.manifest
-            print(f"{mark} {m.name} {m.version}  [{e.source}]  Q={m.Q} stride={m.stride} T={m.default_T}  {e.path}")
+            check = {True: "checksum ok", None: "no checksum listed", False: "checksum MISMATCH"}[e.verified]
+            print(f"{mark} {m.name} {m.version}  [{e.source}]  Q={m.Q} stride={m.stride} T={m.default_T}  "
+                  f"sha256 {e.short_sha} ({check})  {e.path}")
         else:
             print(f"  (unusable) {e.path}: {e.error}")
+    for w in dict.fromkeys(w for e in entries for w in e.warnings):
+        print(f"warning: {w}")
     return EXIT_OK
+
+
+def _sha_or_none(entry):
+    try:
+        return entry.sha256
+    except (OSError, PolychromeError):
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover
