@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from polychrome.core.errors import ImageWriteError, one_line
+from polychrome.core.progress import Cancelled
 
 __all__ = ["atomic_write", "atomic_write_bytes", "unique_path"]
 
@@ -159,7 +160,7 @@ def _atomic_write(target: Path, write: Callable[[BinaryIO], None], overwrite: bo
         if not os.path.lexists(tmp):
             tmp = None
         _fsync_folder(target.parent)
-    except ImageWriteError:
+    except (ImageWriteError, Cancelled):  # a cancelled write is no failure of the file: the temp file goes
         raise
     except OSError as exc:
         raise ImageWriteError(target, _os_write_reason(exc)) from exc

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -191,6 +191,7 @@ def write_image(
     icc: bytes | None = None,
     overwrite: bool = False,
     protect: Iterable[str | os.PathLike[str]] = (),
+    progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Write ``pixels`` ((H, W) gray or (H, W, 3) RGB, uint8/uint16) to ``path`` atomically; returns the path.
 
@@ -203,6 +204,9 @@ def write_image(
     unlinked.
 
     An existing file is replaced only with ``overwrite=True``, and files in ``protect`` (the inputs) never are.
+    ``progress`` receives the share written (0..1): per strip for TIFF, before and after encoding for PNG and
+    JPEG (their encoders take the image in one call); it may raise (e.g. core.progress.Cancelled) to stop the write,
+    which then leaves nothing behind.
     Raises ImageWriteError for path, permission, disk and encoder problems; TypeError/ValueError for invalid
     arguments (wrong dtype or shape, bit_depth other than 8/16, quality out of range).
     """
@@ -247,24 +251,32 @@ def write_image(
         exif_block = exif_without_thumbnail(exif_with_orientation_1(exif_block))
     icc_bytes = bytes(icc) if icc else None
 
+    def report(frac: float) -> None:
+        if progress is not None:
+            progress(frac)
+
     if fmt == "JPEG":
         arr = convert_bit_depth(arr, 8)
         jpeg_exif = exif_for_jpeg(exif_block, target) if exif_block else None
 
         def write(f: BinaryIO) -> None:
+            report(0.0)
             f.write(encode_jpeg(arr, int(quality), icc_bytes, jpeg_exif))
+            report(1.0)
 
     elif fmt == "PNG":
         arr = convert_bit_depth(arr, bit_depth)
 
         def write(f: BinaryIO) -> None:
+            report(0.0)
             f.write(encode_png(arr, icc_bytes, exif_block))
+            report(1.0)
 
     else:
         arr = convert_bit_depth(arr, bit_depth)
 
         def write(f: BinaryIO) -> None:
-            write_tiff(f, arr, icc_bytes, exif_block)
+            write_tiff(f, arr, icc_bytes, exif_block, progress)
 
     atomic_write(target, write, overwrite)
     return target

@@ -6,9 +6,9 @@ import io
 import os
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -88,17 +88,51 @@ def exif_for_jpeg(exif: bytes, target: Path) -> bytes:
     raise ImageWriteError(target, f"EXIF data is too large for a JPEG file ({len(exif)} bytes, at most 65533)")
 
 
-def write_tiff(f: BinaryIO, arr: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
-    with tifffile.TiffWriter(f) as tw:
+TIFF_STRIP_BYTES = 1 << 18  # uncompressed bytes per TIFF strip (tifffile's own default size)
+
+
+class _StripCounter:
+    """A file proxy that reports the share of a TIFF's strips written so far (tifffile writes one strip per
+    ``write`` call, in order), so a long compressed write shows progress."""
+
+    def __init__(self, f: BinaryIO, strips: int, progress: Callable[[float], None]) -> None:
+        self._f, self._strips, self._progress = f, max(1, strips), progress
+        self._writes = 0
+        self._last = -1.0
+
+    def write(self, data: Any) -> int:
+        n = self._f.write(data)
+        self._writes += 1
+        frac = min(0.99, self._writes / self._strips)
+        if frac - self._last >= 0.01:
+            self._last = frac
+            self._progress(frac)
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+
+def write_tiff(f: BinaryIO, arr: np.ndarray, icc: bytes | None, exif: bytes | None,
+               progress: Callable[[float], None] | None = None) -> None:
+    """Write ``arr`` as a zlib-compressed TIFF (predictor, strips of :data:`TIFF_STRIP_BYTES`); ``progress``
+    receives the share of strips written (0..1) while the strips are compressed and written."""
+    row_bytes = int(arr.shape[1]) * (int(arr.shape[2]) if arr.ndim == 3 else 1) * arr.itemsize
+    rows = max(1, TIFF_STRIP_BYTES // max(1, row_bytes))
+    out: Any = f if progress is None else _StripCounter(f, -(-int(arr.shape[0]) // rows), progress)
+    with tifffile.TiffWriter(out) as tw:
         tw.write(
             arr,
             photometric="minisblack" if arr.ndim == 2 else "rgb",
             compression="zlib",
             predictor=True,
+            rowsperstrip=rows,
             iccprofile=icc or None,
             metadata=None,
             software=False,
         )
+    if progress is not None:
+        progress(1.0)
     if exif:
         _tiff_add_exif(f, exif)
 
