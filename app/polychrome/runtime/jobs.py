@@ -144,6 +144,7 @@ class ExportJob:
     prediction: Any  # its cached runtime.colorizer.Prediction, or None: computed again
     T: float
     source: Optional[imageio.ImageInfo] = None  # the source's metadata (kept from the queue); None: read the file
+    hints: Any = None  # the image's core.hintsfile.HintsFile: steers a recomputed prediction, written beside the output
 
 
 @dataclass
@@ -199,8 +200,14 @@ def export_predictions(
                         if colorizer is None:
                             raise RuntimeError("no cached result and no model to compute it")
                         pred = colorizer.predict(image.pixels, progress=progress, name=str(job.path))
+                        if job.hints is not None:  # the cached, steered prediction was dropped: steer it again
+                            from .steer import steer
+
+                            pred = steer(colorizer, pred, job.hints, progress=progress)
                 target, overwrite = pipeline.claim_output(plan, item, opts, source.format)
                 written = pipeline.write_prediction(pred, source, opts, job.T, out_path=target, overwrite=overwrite)
+                if job.hints is not None and not job.hints.empty:
+                    _write_hints_sidecar(written, job.hints, overwrite)
             except Cancelled:
                 raise
             except Exception as exc:  # noqa: BLE001 - one bad file never stops the export
@@ -215,6 +222,17 @@ def export_predictions(
             yield Exported(job.row, written)
             progress.step(1, str(job.path), row=job.row)
     return out
+
+
+def _write_hints_sidecar(written: Path, hints: Any, overwrite: bool) -> Path:
+    """``photo_color.png`` gets ``photo_color.hints.json`` (core.hintsfile), never over a file it did not write."""
+    from ..core.fileops import unique_path
+    from ..core.hintsfile import save_hints, sidecar_path
+
+    side = sidecar_path(written)
+    if side.exists() and not overwrite:
+        side = unique_path(side)
+    return save_hints(side, hints, overwrite=overwrite)
 
 
 def _export_spec(job: ExportJob, opts: Any, colorizer: Any) -> Any:

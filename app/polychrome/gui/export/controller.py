@@ -11,6 +11,8 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from PySide6.QtCore import QObject, Signal
 
+from ...core.errors import PolychromeError
+from ...core.hintsfile import HintsFile, parse_hints
 from ...runtime.jobs import Exported, ExportJob, export_predictions
 from ...runtime.pipeline import ExportOptions
 from ..queue.model import DONE
@@ -18,6 +20,17 @@ from ..workers import Tasks, Worker
 from .model import SCOPE_CURRENT, split_options
 
 EXPORT = "export"  # the lane: exports run one after the other, beside the queue
+
+
+def _hints_of(item: Any) -> Optional[HintsFile]:
+    """The image's colour points and reference (the hint tool's extras), to steer and to write beside the output."""
+    data = getattr(item, "extras", {}).get("hints")
+    if not data:
+        return None
+    try:
+        return parse_hints(data, Path(item.path).with_name(Path(item.path).stem + ".hints.json"))
+    except PolychromeError:
+        return None
 
 
 class ExportController(QObject):
@@ -45,7 +58,7 @@ class ExportController(QObject):
         for r in rows:
             it = queue.items[r]
             if it.state == DONE:  # a dropped prediction is computed again by the export
-                jobs.append(ExportJob(r, it.path, it.prediction, src.T_of(it), it.source))
+                jobs.append(ExportJob(r, it.path, it.prediction, src.T_of(it), it.source, hints=_hints_of(it)))
         if not jobs:
             src.message.emit("Nothing to export yet: no image has been colorized")
             return None
