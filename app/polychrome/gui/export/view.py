@@ -281,6 +281,9 @@ class ExportDialog(QDialog):
             self.beside_check.setChecked(False)
 
 
+FILE_STEPS = 1000  # the summary's bar counts thousandths of a file
+
+
 class ExportSummaryDialog(QDialog):
     """An export's progress while it runs (with Cancel), then what was written and every failure with its reason.
 
@@ -299,9 +302,10 @@ class ExportSummaryDialog(QDialog):
         self._worker = None
         self.heading = QLabel(f"Exporting {self.total} image(s)…")
         self.heading.setWordWrap(True)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, max(1, self.total))
-        self.bar.setFormat("%v / %m")
+        self.bar = QProgressBar()  # in thousandths of a file: it moves while a big file is written
+        self.bar.setRange(0, max(1, self.total) * FILE_STEPS)
+        self._file_fraction = 0.0
+        self._set_bar()
         self.current_label = QLabel()
         self.list = QListWidget()
         self.buttons = QDialogButtonBox()
@@ -319,8 +323,10 @@ class ExportSummaryDialog(QDialog):
         self.resize(560, 360)
 
     def track(self, worker) -> None:
-        """Follow a running export worker (progress per file, then the results, a cancellation or an error)."""
+        """Follow a running export worker (progress within each file and per file, then the results, a
+        cancellation or an error)."""
         self._worker = worker
+        worker.signals.progress.connect(self._on_progress)
         worker.signals.yielded.connect(self._on_exported)
         worker.signals.returned.connect(self.show_results)
         worker.signals.cancelled.connect(self._on_cancelled)
@@ -333,10 +339,30 @@ class ExportSummaryDialog(QDialog):
         else:
             self.reject()
 
+    def _set_bar(self) -> None:
+        done = len(self.results)
+        frac = 0.0 if self.finished_export or done >= self.total else self._file_fraction
+        self.bar.setValue(int(round((done + frac) * FILE_STEPS)))
+        self.bar.setFormat(f"{done} / {self.total}" + (f"  ·  {frac:.0%} of the next" if frac > 0 else ""))
+
+    def _on_progress(self, ev) -> None:
+        """Progress inside a file (``file_fraction``: colouring, then writing per strip)."""
+        data = ev.data if isinstance(ev.data, dict) else {}
+        frac = data.get("file_fraction")
+        if frac is None or self.finished_export:
+            return
+        self._file_fraction = float(frac)
+        row = data.get("row")
+        if row is not None:
+            name = self.names.get(row, f"image {row + 1}")
+            self.current_label.setText(f"{name}: {data.get('stage', '')} {self._file_fraction:.0%}".strip())
+        self._set_bar()
+
     def _on_exported(self, e) -> None:
         """One file of the export (a ``runtime.jobs.Exported``): written, or why not."""
         self.results.append((e.row, Path(e.output) if e.output else None, e.reason))
-        self.bar.setValue(len(self.results))
+        self._file_fraction = 0.0
+        self._set_bar()
         name = self.names.setdefault(e.row, f"image {e.row + 1}")
         self.current_label.setText(name)
 
@@ -353,7 +379,7 @@ class ExportSummaryDialog(QDialog):
     def _end(self, heading: str) -> None:
         self.finished_export = True
         self.heading.setText(heading)
-        self.bar.setValue(len(self.results))
+        self._set_bar()
         self.current_label.clear()
         self.list.clear()
         for row, out, reason in self.results:  # failures first, in order
