@@ -358,3 +358,62 @@ def test_file_load_hints_and_export_sidecar(qtbot, app_window, hint_colorizer, t
     side = sidecar_path(img)
     back = load_hints(side)
     assert [(p.x, p.y, p.a, p.b) for p in back.points] == [(80, 48, -30.0, 50.0)]
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def _lab_at(path, y, x):
+    from polychrome.core.color import srgb_to_lab
+
+    px = imageio.read_image(path).pixels
+    if px.ndim == 2:  # a neutral result is written as a gray image
+        px = np.repeat(px[..., None], 3, axis=2)
+    return srgb_to_lab(px[y:y + 1, x:x + 1])[0, 0]
+
+
+def test_cli_hints_for_one_input_and_sidecars_in_a_batch(tmp_path, bins):
+    from polychrome.cli.main import main
+
+    model = hint_model(tmp_path / "hint.onnx", bins)
+    src = tmp_path / "in"
+    src.mkdir()
+    gray = np.full((128, 128), 118, np.uint8)
+    a = imageio.write_image(src / "a.png", gray)
+    b = imageio.write_image(src / "b.png", gray)
+    hints = save_hints(tmp_path / "h.json", HintsFile([HintPoint(64, 64, 50.0, -30.0, 6.0)]))
+    base = ["colorize", "--model", str(model), "--input-size", "64", "--no-progress", "--format", "png"]
+    assert main([*base, str(a), "-o", str(tmp_path / "plain")]) == 0
+    assert main([*base, str(a), "-o", str(tmp_path / "hinted"), "--hints", str(hints)]) == 0
+    plain = _lab_at(tmp_path / "plain" / "a_color.png", 64, 64)
+    hinted = _lab_at(tmp_path / "hinted" / "a_color.png", 64, 64)
+    assert abs(plain[1]) < 5 and hinted[1] > 30 and hinted[2] < -15
+    # far from the point nothing changes
+    assert _lab_at(tmp_path / "hinted" / "a_color.png", 5, 5)[1:] == pytest.approx(
+        _lab_at(tmp_path / "plain" / "a_color.png", 5, 5)[1:], abs=2)
+    # --hints is for one input
+    assert main([*base, str(a), str(b), "-o", str(tmp_path / "x"), "--hints", str(hints)]) == 2
+    # a batch picks up <stem>.hints.json beside an input; a bad one fails that file only
+    save_hints(sidecar_path(a), HintsFile([HintPoint(64, 64, -40.0, 40.0, 6.0)]))
+    (src / "b.hints.json").write_text('{"points": [{"x": 1, "y": 1, "ab": "red"}]}')
+    assert main([*base, str(src), "-o", str(tmp_path / "batch")]) == 1
+    side = _lab_at(tmp_path / "batch" / "a_color.png", 64, 64)
+    assert side[1] < -25 and side[2] > 25
+    assert not (tmp_path / "batch" / "b_color.png").exists()
+
+
+def test_cli_reference_moves_colours_without_hint_inputs(tmp_path, bins):
+    from onnx_models import known_ab_model
+    from polychrome.cli.main import main
+
+    model = known_ab_model(tmp_path / "broad.onnx", bins, alpha=0.001)
+    img = imageio.write_image(tmp_path / "g.png", np.full((64, 96), 118, np.uint8))
+    ref = imageio.write_image(tmp_path / "ref.png", np.broadcast_to(np.array([40, 90, 200], np.uint8),
+                                                                     (20, 20, 3)).copy())
+    base = ["colorize", str(img), "--model", str(model), "--input-size", "64", "--no-progress", "--format", "png"]
+    assert main([*base, "-o", str(tmp_path / "plain")]) == 0
+    assert main([*base, "-o", str(tmp_path / "ref"), "--reference", str(ref), "--reference-strength", "1.5"]) == 0
+    plain = _lab_at(tmp_path / "plain" / "g_color.png", 30, 40)
+    moved = _lab_at(tmp_path / "ref" / "g_color.png", 30, 40)
+    assert moved[2] < plain[2] - 15  # toward the blue reference
+    assert main([*base, "-o", str(tmp_path / "bad"), "--reference", str(tmp_path / "missing.jpg")]) == 2

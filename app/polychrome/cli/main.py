@@ -88,6 +88,10 @@ def colorize_args(c: argparse.ArgumentParser) -> None:
                         "(outputs <name>_p<n><suffix>); by default only the first, with a warning")
     c.add_argument("--report", metavar="FILE.csv", help="write source, output, status and reason of every entry")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.add_argument("--hints", metavar="FILE.json", help="colour points (and a reference) for the one input (without "
+                   "it, a <image stem>.hints.json beside each input is used)")
+    c.add_argument("--reference", metavar="PHOTO", help="a colour photo whose palette the colours move toward")
+    c.add_argument("--reference-strength", type=float, metavar="BETA", help="how strongly (0..5, default 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,6 +256,25 @@ class _Stop:
         return 143 if self.signal_name == "SIGTERM" else 130
 
 
+def _steering(args, files):
+    """The colorize command's steering (runtime.steer): --hints for one input, --reference, the sidecars."""
+    from ..core.errors import PolychromeError
+    from ..core.hintsfile import load_hints
+    from ..runtime.steer import CliSteering
+
+    hints = None
+    if args.hints:
+        if len(files) != 1:
+            raise PolychromeError(f"--hints {args.hints}: a hints file belongs to one image, but {len(files)} "
+                                  "inputs were given (put <image stem>.hints.json beside each input instead)")
+        hints = load_hints(args.hints)
+    if args.reference_strength is not None and not 0.0 <= args.reference_strength <= 5.0:
+        raise PolychromeError("--reference-strength must lie in [0, 5]")
+    if args.reference and not Path(args.reference).is_file():
+        raise PolychromeError(f"{args.reference}: reference photo not found")
+    return CliSteering(hints, args.reference, args.reference_strength)
+
+
 def cmd_colorize(args) -> int:
     import shlex
 
@@ -295,10 +318,12 @@ def cmd_colorize(args) -> int:
             write_report(Path(args.report), BatchResult(), found.skipped)
         return EXIT_FAILURES
 
+    steering = _steering(args, found.files)  # --hints / --reference, and the sidecars beside the inputs
     spec = model_run_spec(entry.manifest, file_sha256(entry.path), opts, args.input_size)
     sources = expand_pages(found.files) if args.all_pages else found.files
     try:
-        plan = plan_run(sources, spec, out_dir, redo=args.redo)
+        plan = plan_run(sources, steering.spec_for(spec, entry.manifest, file_sha256(entry.path), opts,
+                                                    args.input_size), out_dir, redo=args.redo)
     except BatchBusy as exc:
         _err(str(exc))
         return EXIT_USAGE
@@ -308,7 +333,7 @@ def cmd_colorize(args) -> int:
         todo = plan.todo
         col = None
         if todo:
-            col = Colorizer(entry, provider=args.provider, input_size=args.input_size)
+            col = steering.wrap(Colorizer(entry, provider=args.provider, input_size=args.input_size))
             status = col.status
         else:
             status = "not loaded: nothing to do"

@@ -10,8 +10,10 @@ on the cached logits, no inference). The CLI and the app's hint tool both go thr
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
+import re
 import weakref
 from pathlib import Path
 from typing import Any, Optional, Sequence, Tuple, Union
@@ -20,8 +22,17 @@ import numpy as np
 
 from ..core import imageio
 from ..core.decode import LogitsDecoder
-from ..core.errors import ImageReadError, ModelError
-from ..core.hintsfile import HintPoint, HintsFile, input_scale, outside, to_color_hints
+from ..core.errors import ImageReadError, ModelError, PolychromeError
+from ..core.hintsfile import (
+    HintPoint,
+    HintsFile,
+    hints_to_json,
+    input_scale,
+    load_hints,
+    outside,
+    sidecar_path,
+    to_color_hints,
+)
 from ..core.progress import Progress, ensure_progress
 from ..core.reference import Reference, reference_histogram
 from .colorizer import Colorizer, Prediction
@@ -128,3 +139,114 @@ def steer(colorizer: Colorizer, prediction: Prediction, hints: Optional[HintsFil
         beta = strength if strength is not None else (hints.reference_strength if hints is not None else 1.0)
         out = with_reference(out, reference_for(colorizer, ref_path, out), float(beta))
     return out
+
+
+def _source_of(name: str) -> Optional[Path]:
+    """The input file behind a prediction's ``name`` (a path, or a batch label "path (page N)")."""
+    if not name:
+        return None
+    return Path(re.sub(r" \(page \d+\)$", "", name))
+
+
+class SteeringColorizer:
+    """A :class:`Colorizer` whose predictions are steered per input file — the command line's ``--hints FILE``
+    (for one input), else the ``<image stem>.hints.json`` found beside each input, and ``--reference PHOTO``
+    [``--reference-strength β``] (the hints file can name a reference too; the command line's wins). Anything else
+    is the colorizer's own (``__getattr__``). A bad sidecar or a point outside its image fails that file only, with
+    the reason."""
+
+    def __init__(self, colorizer: Colorizer, hints: Optional[HintsFile] = None,
+                 reference: Union[None, str, os.PathLike[str]] = None, strength: Optional[float] = None,
+                 sidecars: bool = True) -> None:
+        self.colorizer = colorizer
+        self.hints = hints
+        self.reference = Path(reference) if reference is not None else None
+        self.strength = strength
+        self.sidecars = sidecars
+        self._references: dict[tuple[str, float], Reference] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.colorizer, name)
+
+    def hints_for(self, source: Optional[Path]) -> Optional[HintsFile]:
+        if self.hints is not None:
+            return self.hints
+        if self.sidecars and source is not None:
+            side = sidecar_path(source)
+            if side.is_file():
+                return load_hints(side)
+        return None
+
+    def digest_for(self, source: Optional[Path]) -> str:
+        """What steers ``source`` (hints and reference), as a short digest for the batch record ("" for nothing):
+        a changed sidecar or reference means the output is made again."""
+        try:
+            hints = self.hints_for(source)
+        except PolychromeError:
+            return "unreadable-hints"
+        data: dict[str, Any] = hints_to_json(hints) if hints is not None else {}
+        ref = self.reference if self.reference is not None else (hints.reference if hints is not None else None)
+        if ref is not None:
+            data["reference"] = str(ref)
+            try:
+                data["reference_mtime"] = Path(ref).stat().st_mtime_ns
+            except OSError:
+                pass
+            data["reference_strength"] = self.strength if self.strength is not None else (
+                hints.reference_strength if hints is not None else 1.0)
+        if not data or data == {"points": []}:
+            return ""
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def predict(self, pixels: np.ndarray, progress: Optional[Progress] = None, name: str = "",
+                hints: Optional[Sequence[Any]] = None) -> Prediction:
+        source = _source_of(name)
+        file = self.hints_for(source)
+        color_hints = hints
+        if file is not None and file.points and not hints:
+            shape = pixels.shape[:2]
+            bad = outside(file.points, shape)
+            if bad:
+                p = file.points[bad[0]]
+                raise ModelError(f"{name}: hint point {bad[0] + 1} at ({p.x:g}, {p.y:g}) lies outside the "
+                                 f"{shape[1]}×{shape[0]} image")
+            if not self.colorizer.takes_hints:
+                raise ModelError(f"{name}: has colour points but the model "
+                                 f"'{self.colorizer.manifest.name}' does not take colour hints")
+            color_hints = to_color_hints(file.points, shape, point_scale(self.colorizer, shape))
+        pred = self.colorizer.predict(pixels, progress=progress, name=name, hints=color_hints or None)
+        ref_path = self.reference if self.reference is not None else (file.reference if file is not None else None)
+        if ref_path is None:
+            return pred
+        beta = self.strength if self.strength is not None else (file.reference_strength if file is not None else 1.0)
+        key = (str(ref_path), 0.0)
+        ref = self._references.get(key)
+        if ref is None:
+            ref = self._references[key] = reference_for(self.colorizer, ref_path, pred)
+        return with_reference(pred, ref, float(beta))
+
+
+class CliSteering:
+    """The command line's steering for a batch: wraps the colorizer and gives the batch record a spec per input
+    that includes what steers it."""
+
+    def __init__(self, hints: Optional[HintsFile], reference: Union[None, str, os.PathLike[str]],
+                 strength: Optional[float]) -> None:
+        self.hints, self.reference, self.strength = hints, reference, strength
+        self._probe = SteeringColorizer(None, hints, reference, strength)  # type: ignore[arg-type] # digests only
+
+    def wrap(self, colorizer: Colorizer) -> SteeringColorizer:
+        return SteeringColorizer(colorizer, self.hints, self.reference, self.strength)
+
+    def spec_for(self, spec: Any, manifest: Any, sha256: str, opts: Any, input_size: Optional[int]) -> Any:
+        """A function of the source giving ``spec``, or for a steered input the same spec with its digest."""
+        from .pipeline import model_run_spec
+
+        def one(source: Any) -> Any:
+            path = source[0] if isinstance(source, tuple) else source
+            digest = self._probe.digest_for(Path(path))
+            if not digest:
+                return spec
+            return model_run_spec(manifest, sha256, opts, input_size, spec.T, steering=digest)
+
+        return one
