@@ -9,12 +9,24 @@ from typing import List, Optional
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QListView, QMenu, QMessageBox, QStyledItemDelegate, QWidget
 
 from .model import THUMB_SIDE
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 3  # ImageQueueModel.PathRole
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1  # ImageQueueModel.StateRole
+
+
+class _FitWidthDelegate(QStyledItemDelegate):
+    """Rows as wide as the list (no sideways scrolling): long names are elided in the middle, so the start and the
+    extension of a file name stay visible (the tooltip has the full path)."""
+
+    def sizeHint(self, option, index):  # noqa: N802 - Qt API
+        hint = super().sizeHint(option, index)
+        view = self.parent()
+        if view is not None:
+            hint.setWidth(min(hint.width(), max(1, view.viewport().width() - 2)))
+        return hint
 
 
 class QueueView(QListView):
@@ -32,6 +44,10 @@ class QueueView(QListView):
         self.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
         self.setSpacing(1)
         self.setMinimumWidth(220)
+        self.setItemDelegate(_FitWidthDelegate(self))
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
         self._syncing = False
