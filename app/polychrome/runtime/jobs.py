@@ -205,7 +205,14 @@ def export_predictions(
 
                             pred = steer(colorizer, pred, job.hints, progress=progress)
                 target, overwrite = pipeline.claim_output(plan, item, opts, source.format)
-                written = pipeline.write_prediction(pred, source, opts, job.T, out_path=target, overwrite=overwrite)
+
+                def file_progress(frac: float, stage: str, row: int = job.row, name: str = job.path.name) -> None:
+                    # inside a file: the bar moves while a big TIFF is written, and Cancel stops the write
+                    progress.report(f"{name}: {stage}", row=row, file_fraction=frac, stage=stage)
+                    progress.check()
+
+                written = pipeline.write_prediction(pred, source, opts, job.T, out_path=target, overwrite=overwrite,
+                                                    progress=file_progress)
                 if job.hints is not None and not job.hints.empty:
                     _write_hints_sidecar(written, job.hints, overwrite)
             except Cancelled:

@@ -192,6 +192,9 @@ def output_icc(image: SourceImage) -> Optional[bytes]:
     return imageio.srgb_icc_profile()
 
 
+RENDER_SHARE = 0.1  # of a file's export time: colouring at full resolution; the rest is encoding and writing
+
+
 def write_prediction(
     prediction: Prediction,
     source: SourceImage,
@@ -199,6 +202,7 @@ def write_prediction(
     T: Optional[float] = None,
     out_path: Optional[Path] = None,
     overwrite: Optional[bool] = None,
+    progress: Optional[Callable[[float, str], None]] = None,
 ) -> Path:
     """Write the colorized output of ``source`` (an image already read, or its ``info``) from its ``prediction``.
 
@@ -208,7 +212,8 @@ def write_prediction(
     never over the source; an existing file gets a free ``name (2).ext`` unless ``opts.overwrite``. ``out_path``
     (with ``overwrite``) writes exactly there instead — a name already chosen and claimed in a batch record
     (:func:`claim_output`); its extension gives the format. Raises PolychromeError subclasses with user-facing
-    reasons.
+    reasons. ``progress(fraction, stage)`` follows the file (colouring, then writing: per strip for TIFF); it may
+    raise core.progress.Cancelled to stop, which leaves nothing behind.
     """
     if source.path is None:
         raise ValueError("the source image has no path to name the output after")
@@ -225,8 +230,12 @@ def write_prediction(
     if T is None:
         T = prediction.manifest.default_T if opts.temperature is None else float(opts.temperature)
     bits = target_bits(source, opts, fmt)
+    if progress is not None:
+        progress(0.0, "colouring")
     rgb = prediction.render(T, out_dtype=np.uint16 if bits == 16 else np.uint8, method=opts.upsample,
                             max_side=opts.max_side, gamut_map=opts.gamut != "clip")
+    report = progress
+    written = None if report is None else (lambda f: report(RENDER_SHARE + (1.0 - RENDER_SHARE) * f, "writing"))
     return imageio.write_image(
         out_path,
         rgb,
@@ -237,6 +246,7 @@ def write_prediction(
         icc=output_icc(source),
         overwrite=bool(overwrite),
         protect=(src,),
+        progress=written,
     )
 
 
