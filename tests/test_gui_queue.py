@@ -208,6 +208,8 @@ def test_session_round_trip_restores_queue_T_extras_and_current_with_missing_fil
         rows = w2.restore_session()
         c2 = w2.controller
         assert rows == [0, 1, 2]
+        # at once, before any reading: the missing file is an error row that says why
+        assert c2.queue.items[2].state == ERROR and c2.queue.items[2].reason == "file not found"
         qtbot.waitUntil(lambda: not c2.running and c2.queue.items[0].state == DONE, timeout=WAIT_MS)
         assert [it.path.name for it in c2.queue.items] == ["s0.png", "s1.png", "s2.png"]
         assert c2.queue.items[1].T == pytest.approx(0.15) and c2.queue.items[0].T is None
@@ -309,3 +311,38 @@ def test_temperature_menu_names_what_T_does_and_the_status_bar_shows_colourfulne
     assert abs(m1 - m2) > 0.5 and window.colourfulness_label.text() == f"Colourfulness {m2:.1f}"
     c.clear()
     assert window.colourfulness_label.text() == ""
+
+
+class SlowColorizer(Colorizer):
+    delay = 0.25
+
+    def predict(self, pixels, progress=None, name=""):
+        if progress is not None:
+            progress.cancel_token.wait(self.delay)
+            progress.check()
+        return super().predict(pixels, progress=progress, name=name)
+
+
+@pytest.mark.parametrize("remove", ["finished", "pending"])
+def test_removing_rows_during_a_run_keeps_each_result_on_its_own_image(qtbot, tmp_path, known_model, remove):
+    files = [gray(tmp_path / f"r{i}.png", 32 + 8 * i, 48, seed=i) for i in range(5)]  # heights tell them apart
+    w = MainWindow(ColorizeController(SlowColorizer(known_model)), AppSettings())
+    qtbot.addWidget(w)
+    c = w.controller
+    try:
+        w.add_paths([str(p) for p in files])
+        qtbot.waitUntil(lambda: c.queue.items[0].state == DONE and c.running, timeout=WAIT_MS)
+        if remove == "finished":
+            c.remove_rows([0])  # rows move up under the running job
+            gone = {"r0.png"}
+        else:
+            c.remove_rows([3])  # waiting: the run restarts without it
+            gone = {"r3.png"}
+        qtbot.waitUntil(lambda: not c.running and all(it.state == DONE for it in c.queue.items), timeout=WAIT_MS)
+        assert {it.path.name for it in c.queue.items} == {f.name for f in files} - gone
+        for it in c.queue.items:
+            h = 32 + 8 * int(it.path.stem[1:])
+            assert it.prediction is not None and it.prediction.shape == (h, 48), it.path.name
+            assert it.reason == ""
+    finally:
+        c.shutdown(10000)

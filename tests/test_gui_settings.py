@@ -170,3 +170,50 @@ def test_ab_csv_dialog_starts_in_the_documents_folder(qtbot, monkeypatch, tmp_pa
     assert Path(ab_view.csv_start_path("votes.csv")) == home / "Documents" / "votes.csv"
     (home / "Documents").rmdir()  # no documents folder: the home folder
     assert Path(ab_view.csv_start_path("votes.csv")) == home / "votes.csv"
+
+
+# -- export progress inside a long file ------------------------------------------------------------------------
+
+def big_rgb16(h=1200, w=1600, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 60000, w, dtype=np.float32)[None, :, None]
+    return (base + rng.normal(0, 900, (h, w, 3))).clip(0, 65535).astype(np.uint16)
+
+
+def test_a_tiff_write_reports_progress_per_strip_and_can_be_cancelled_leaving_nothing(tmp_path):
+    from polychrome.core.progress import Cancelled
+
+    rgb = big_rgb16()
+    seen = []
+    out = imageio.write_image(tmp_path / "a.tif", rgb, progress=seen.append)
+    assert seen[-1] == 1.0 and seen == sorted(seen) and len(set(seen)) > 20  # it moves during the file
+    assert np.array_equal(imageio.read_image(out).pixels, rgb)  # the strips make the same image
+
+    def stop(frac):
+        if frac > 0.3:
+            raise Cancelled("cancelled by the user")
+
+    with pytest.raises(Cancelled):
+        imageio.write_image(tmp_path / "b.tif", rgb, progress=stop)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif"]  # no output, no temp file
+
+
+def test_export_summary_bar_moves_inside_a_long_file(qtbot, tmp_path, known_model):
+    from polychrome.gui.export.view import FILE_STEPS
+
+    src = imageio.write_image(tmp_path / "scan.tif", big_rgb16()[..., 0])  # 16-bit gray "scan"
+    w = make_window(qtbot, known_model, tmp_path / "s.ini")
+    w.add_paths([str(src)])
+    qtbot.waitUntil(lambda: w.controller.queue.counts()["done"] == 1, timeout=30000)
+    out = tmp_path / "out"
+    out.mkdir()
+    summary = w.run_export({"scope": "all", "out_dir": str(out), "format": "tiff", "bit_depth": "16",
+                            "suffix": "_c"})
+    values = []
+    summary.bar.valueChanged.connect(values.append)
+    qtbot.waitUntil(lambda: summary.finished_export, timeout=60000)
+    inside = [v for v in values if 0 < v < FILE_STEPS]
+    assert len(inside) >= 5, values  # the bar moved while the one file was being written
+    assert values == sorted(values) and summary.bar.value() == FILE_STEPS
+    assert [p.suffix for p in out.iterdir() if p.suffix == ".tif"] == [".tif"]
+    w.controller.shutdown(10000)

@@ -7,7 +7,7 @@ pyqtgraph's configuration.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -98,6 +98,15 @@ def apply_theme(name: str, app: Optional[QApplication] = None) -> str:
     return name
 
 
+def _graphics_views(app: QApplication) -> List[pg.GraphicsView]:
+    """The pyqtgraph views in the app's windows (a scan of every widget, ``allWidgets``, can meet widgets
+    half torn down by PySide and crash)."""
+    views: List[pg.GraphicsView] = []
+    for top in app.topLevelWidgets():
+        views.extend(top.findChildren(pg.GraphicsView))
+    return views
+
+
 def style_pyqtgraph(app: Optional[QApplication] = None) -> None:
     """Give every pyqtgraph view (and those made later) the theme's colours."""
     app = app or QApplication.instance()
@@ -106,7 +115,9 @@ def style_pyqtgraph(app: Optional[QApplication] = None) -> None:
     c = view_colours(app.palette())
     pg.setConfigOption("background", c["plot"])
     pg.setConfigOption("foreground", c["text"])
-    for w in app.allWidgets():
+    for w in _graphics_views(app):
+        if getattr(w, "closed", False):
+            continue  # a closed pyqtgraph view has cleared its scene: its items must not be touched again
         if isinstance(w, pg.PlotWidget):
             w.setBackground(c["plot"])
             for axis in w.getPlotItem().axes.values():
