@@ -81,7 +81,8 @@ class AboutDialog(QDialog):
             f"# Polychrome {version}\n\n"
             "Colorize grayscale photographs: the network predicts, for every pixel, a distribution over "
             "quantised ab colours (Zhang, Isola & Efros, *Colorful Image Colorization*, ECCV 2016); the "
-            "temperature T decides between the vivid mode (T → 0) and the muted mean (T = 1). Your scan's own "
+            "temperature T moves each pixel between its most likely colour (T → 0) and the average of the "
+            "candidate colours (T = 1). Your scan's own "
             "full-resolution lightness is always kept.\n\n"
             "Open source; the licence is in the LICENSE file shipped with the application."
             + (f"\n\nLog file: `{log_file}`" if log_file is not None else ""))
