@@ -85,6 +85,13 @@ def test_export_dialog_starts_from_the_default_export_options(qtbot, tmp_path, k
     o = dlg.options()
     assert o["format"] == "jpeg" and o["quality"] == 80 and o["suffix"] == "_x" and o["out_dir"] is None
     dlg.reject()
+    # a default folder from Settings is what the dialog offers, over the last folder used
+    (tmp_path / "exports").mkdir()
+    w._remember_dir("export", str(tmp_path / "x"))
+    w.settings.set_default_export_options({"format": "png", "out_dir": str(tmp_path / "exports")})
+    dlg = w.show_export()
+    assert dlg.options()["out_dir"] == str(tmp_path / "exports") and dlg.options()["format"] == "png"
+    dlg.reject()
     w.controller.shutdown(10000)
 
 

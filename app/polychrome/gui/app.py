@@ -165,6 +165,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         settings = AppSettings()
         theme.apply_theme(settings.theme, app)
         window = create_window(args.model, args.provider, args.inputs, settings, session=not args.no_session)
+        theme.style_pyqtgraph(app)  # the window's views exist now: plots and the gray around photos
         watch_first_show(window)  # $POLYCHROME_STARTUP_TIMING: print the cold-start time
         window.show()
         if args.quit_after is not None:

@@ -443,13 +443,22 @@ class MainWindow(QMainWindow):
             return None
         return self.show_export(SCOPE_ALL)
 
+    def _export_folder(self) -> Optional[str]:
+        """The folder an export dialog offers: the default folder from Settings, else the last one used."""
+        if self.settings is None:
+            return None
+        default = self.settings.default_export_options().get("out_dir")
+        if default and Path(default).is_dir():
+            return str(default)
+        return self._last_dir("export") or None
+
     def show_export(self, scope: str = SCOPE_ALL) -> ExportDialog:
         """The export dialog (scope, format, bit depth, folder, suffix, ...); the export runs when accepted."""
         c = self.controller
         done = c.queue.rows_in(DONE)
         it = c.current_item
         dlg = ExportDialog(current_path=it.path if it is not None and it.state == DONE else None,
-                           count_all=len(done), last_folder=self._last_dir("export") or None,
+                           count_all=len(done), last_folder=self._export_folder(),
                            defaults=self.settings.export_dialog_options() if self.settings else None, scope=scope,
                            sample_path=c.queue.items[done[0]].path if done else None, parent=self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

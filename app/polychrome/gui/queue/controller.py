@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 QUEUE, RENDER, EXACT, DRAG = "queue", "render", "exact", "drag"  # task keys and lanes
 T_STEP = 0.02  # one keyboard step of T (View ▸ Toward the Most Likely Colour / Toward the Average)
 SAVE_DELAY_MS = 800  # the session is saved this long after the last change (and when the window closes)
-COLOURFULNESS_PIXELS = 40_000  # the status bar's colourfulness is measured on a subsample of the preview
+COLOURFULNESS_PIXELS = 16_000  # the status bar's colourfulness is measured on a subsample of the preview
 __all__ = ["ColorizeController", "ImageQueueModel", "QueueItem", "QUEUED", "RUNNING", "DONE", "ERROR", "T_MIN",
            "T_MAX"]
 
