@@ -180,6 +180,7 @@ def test_a_missing_file_on_the_command_line_stays_as_an_error_row(qtbot, tmp_pat
         assert it.state == ERROR and it.reason == "file not found"
         label = c.queue.data(c.queue.index(row[0]), Qt.ItemDataRole.DisplayRole)
         assert "gone.tif" in label and "file not found" in label
+        assert c.current_item.path.name == "good.png"  # the first result is shown, not the error row
     finally:
         w.controller.shutdown(10000)
 

@@ -290,13 +290,10 @@ class ColorizeController(QObject):
         rows = self.queue.add(files)
         missing = [Path(str(p)).expanduser() for p in paths if self._is_missing_file(str(p))]
         missing = [m for m in missing if self.queue.model.row_of(m) < 0]
-        if missing:
-            first = len(self.queue.items)
+        if missing:  # listed (red, with the reason) but not selected: the first result is what the user wants to see
             rows += self.queue.append([QueueItem(m, ERROR, "file not found") for m in missing])
             for m in missing:
                 self.message.emit(f"{m}: file not found")
-            if self.current < 0:
-                self.set_current(first)
         named = {f"{m}: file not found" for m in missing}
         for p in problems:
             if p not in named:
