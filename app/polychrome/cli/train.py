@@ -97,6 +97,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("--hints", action="store_true",
                    help="the model takes colour hints (hint_ab, hint_mask), trained with simulated hints")
     t.add_argument("--hint-p-none", type=_unit, default=0.55, help="share of training samples with no hint (0.55)")
+    t.add_argument("--prior-alpha", type=_unit, default=0.0,
+                   help="exported logits undo this share of the rebalancing tilt (0..1; the shipped model: see "
+                        "models/README.md)")
+    t.add_argument("--hint-propagation", type=float, default=None, metavar="GAMMA", dest="hint_gamma",
+                   help="strength of the exported lightness-guided hint propagation (hint models; 0: off)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run (checkpoint file or folder)")
     t.add_argument("--checkpoint-dir", help="where checkpoints go (default: the user cache folder)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps between checkpoints (500)")
@@ -200,6 +205,8 @@ def _config_from_args(args):
         global_context=args.global_context,
         hints=args.hints,
         hint_p_none=args.hint_p_none,
+        prior_alpha=args.prior_alpha,
+        **({} if args.hint_gamma is None else {"hint_gamma": args.hint_gamma}),
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_every_steps=args.checkpoint_every,
         num_workers=None if args.workers is None else max(0, args.workers),

@@ -7,6 +7,10 @@ the metadata. Two extra metadata entries make the file self-sufficient for fine-
 ``polychrome.arch``   JSON constructor arguments of the network (Q, head, stride, width, decoder channels)
 ``polychrome.prior``  JSON list: the smoothed ab prior (Q,) the model was trained with (for rebalancing)
 
+and, when the export adds the fixed output layers of :mod:`.calibration` (prior correction, hint propagation),
+``polychrome.calibration`` with their settings (the layers sit outside ``net.``: fine-tuning starts from the raw
+network, and its export adds the layers its own config asks for),
+
 and every weight is stored as an ONNX initializer named ``net.<state_dict key>``: BatchNorm is exported as
 BatchNormalization (not folded into the convolutions — ONNX Runtime fuses them itself when it loads the model, so
 inference speed is the same), which keeps the initializers one-to-one with the PyTorch parameters and buffers.
@@ -42,24 +46,38 @@ from ..core.bins import ABBins
 from ..core.decode import DEFAULT_T, MAX_T
 from ..core.errors import ModelError
 from ..runtime.manifest import HINT_AB_NAME, HINT_MASK_NAME, INPUT_NAME, OUTPUT_NAME, PREFIX, ModelManifest
+from .calibration import CalibratedOutput, Calibration
 from .network import L_OFFSET, L_SCALE, ColorizationNet, build_model
 
 OPSET = 17
 ARCH_KEY = PREFIX + "arch"
 PRIOR_KEY = PREFIX + "prior"
 WEIGHTS_KEY = PREFIX + "weights"
+CALIBRATION_KEY = PREFIX + "calibration"
 WEIGHT_PREFIX = "net."
 REGRESSION_SIGMA = 6.0
-MAX_DIFF = 1e-3
+MAX_DIFF = 1e-3  # absolute, plus MAX_REL_DIFF of the logit's size (the hint propagation makes logits of 10⁴)
+MAX_REL_DIFF = 1e-6
 MAX_BYTES = 30 * 1024 * 1024
 
 
 class _ExportModule(nn.Module):
     """What gets exported: the network (as ``net``) plus, for a regression head, the ab -> logits layer."""
 
-    def __init__(self, net: ColorizationNet, centers: np.ndarray) -> None:
+    def __init__(
+        self,
+        net: ColorizationNet,
+        centers: np.ndarray,
+        calibration: Optional[Calibration] = None,
+        prior: Optional[np.ndarray] = None,
+    ) -> None:
         super().__init__()
         self.net = net
+        self.calibrated = (
+            CalibratedOutput(calibration, centers, net.stride, prior, net.hints)
+            if calibration is not None and calibration.active
+            else None
+        )
         self.regression = net.head_type == "regression"
         if self.regression:
             c = torch.from_numpy(np.asarray(centers, dtype=np.float32))
@@ -70,7 +88,7 @@ class _ExportModule(nn.Module):
     ) -> torch.Tensor:
         y = self.net(L, hint_ab, hint_mask) if self.net.hints else self.net(L)
         if not self.regression:
-            return y
+            return y if self.calibrated is None else self.calibrated(y, L, hint_ab, hint_mask)
         from .network import AB_SCALE
 
         ab = (y * AB_SCALE).unsqueeze(1)  # [N, 1, 2, h, w]
@@ -119,12 +137,15 @@ def export_onnx(
     prior: Optional[np.ndarray] = None,
     verify: bool = True,
     overwrite: bool = True,
+    calibration: Optional[Calibration] = None,
 ) -> Path:
     """Export ``model`` to ``path`` (atomically) with the manifest metadata; verify; return the path.
 
     ``manifest_kwargs``: fields of :class:`ModelManifest` (``bins`` required; ``stride`` is the model's;
     ``l_offset``/``l_scale`` default to 50/50, ``input_size`` to ``size``). ``prior`` (Q,) is stored for
-    fine-tuning. Raises :class:`ModelError` if the export does not reproduce the PyTorch model.
+    fine-tuning. ``calibration``: the fixed output layers of :mod:`.calibration` (prior correction, hint
+    propagation), recorded in the metadata. Raises :class:`ModelError` if the export does not reproduce the
+    PyTorch model.
     """
     import onnx
 
@@ -137,7 +158,9 @@ def export_onnx(
     manifest = _manifest(model, manifest_kwargs, size)
 
     net = copy.deepcopy(model).to("cpu").float().eval()
-    wrapper = _ExportModule(net, manifest.bins.centers).eval()
+    if calibration is not None and calibration.active and net.head_type != "classification":
+        raise ValueError("the output calibration applies to classification models only")
+    wrapper = _ExportModule(net, manifest.bins.centers, calibration, prior).eval()
     s = manifest.stride
     side = max(32, (int(size) // 32) * 32)
     dummy = torch.zeros(1, 1, side, side, dtype=torch.float32)
@@ -185,6 +208,8 @@ def export_onnx(
             if p.size != manifest.Q:
                 raise ValueError(f"prior has {p.size} entries, expected {manifest.Q}")
             metadata[PRIOR_KEY] = json.dumps([float(f"{v:.6g}") for v in p], separators=(",", ":"))
+        if wrapper.calibrated is not None:
+            metadata[CALIBRATION_KEY] = json.dumps(wrapper.calibrated.cal.to_dict(), separators=(",", ":"))
         metadata[WEIGHTS_KEY] = json.dumps({"initializer_prefix": WEIGHT_PREFIX, "bn_folded": False})
         del proto.metadata_props[:]
         for k, v in metadata.items():
@@ -251,8 +276,9 @@ def _verify(path: Path, wrapper: nn.Module, stride: int, size: int) -> None:
         )
         if out.shape != ref.shape:
             raise ModelError(f"{path}: ONNX output {out.shape} != PyTorch {ref.shape} for input {h}×{w}")
-        diff = float(np.abs(out - ref).max())
-        if not np.isfinite(diff) or diff > MAX_DIFF:
+        excess = np.abs(out - ref) - (MAX_DIFF + MAX_REL_DIFF * np.abs(ref))
+        if not np.isfinite(excess).all() or excess.max() > 0:
+            diff = float(np.abs(out - ref).max())
             raise ModelError(f"{path}: ONNX and PyTorch disagree by {diff:.2e} (> {MAX_DIFF}) at {h}×{w}")
     colorizer = Colorizer(session)
     gray = np.tile(np.linspace(10, 245, 40, dtype=np.float32).astype(np.uint8), (24, 1))

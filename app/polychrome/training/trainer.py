@@ -666,7 +666,10 @@ class Trainer:
         )
         self.progress.report_event(f"exporting {out}", ExportEvent(str(out)))
         s.model.eval()
-        output = export_onnx(s.model, manifest, out, size=c.size, prior=s.prior, overwrite=True)
+        output = export_onnx(
+            s.model, manifest, out, size=c.size, prior=s.prior, overwrite=True,
+            calibration=c.calibration() if s.model.head_type == "classification" else None,
+        )
         self.output = output
         size_mb = output.stat().st_size / 2**20
         self.progress.report_event(f"model written: {output} ({size_mb:.1f} MB)", ExportEvent(str(output), size_mb))
