@@ -20,6 +20,13 @@ Ours
     ``ColorizationNet(Q, pretrained=False)`` (random weights; speed does not depend on them) exported with
     :func:`polychrome.training.export.export_onnx` to a temporary folder, or an existing model file (``--model``).
 
+Imported originals
+    The original Zhang et al. networks as ``polychrome import-model`` writes them (``--no-originals`` skips them;
+    needs torch): ECCV16 and SIGGRAPH17 in the authors' release layout with random weights
+    (:func:`polychrome.training.zhang.random_state_dict`), imported with
+    :func:`polychrome.training.zhang.import_original_model` — the graphs a user gets from the real release files
+    (SIGGRAPH17 fed all-zero hints, its logits only). The table adds how much faster ours is than each.
+
 Timing
     onnxruntime CPUExecutionProvider, graph optimisations ALL, default thread count. Both sessions are warmed up,
     then timed in alternation (baseline, ours, baseline, ours ...) so that a busy machine slows both alike.
@@ -164,6 +171,28 @@ def export_ours(folder: Path, size: int):
     return path, int(n)
 
 
+def import_originals(folder: Path):
+    """The imported ECCV16 and SIGGRAPH17 graphs (random release-layout weights); ``([(name, path, params)], note)``."""
+    try:
+        import torch
+    except ImportError as e:
+        return [], f"imported originals: skipped — torch is not importable ({e})"
+    from polychrome.training.zhang import ARCHS, import_original_model, random_state_dict
+
+    rows = []
+    for arch in ("eccv16", "siggraph17"):
+        sd = random_state_dict(arch, seed=0)
+        n = sum(int(v.numel()) for k, v in sd.items() if not k.endswith(BN_STAT_SUFFIXES))
+        pth = folder / f"{arch}.pth"
+        torch.save(sd, pth)
+        del sd
+        res = import_original_model(None, None, arch, pth, output=folder / f"imported-{arch}.onnx")
+        pth.unlink()
+        title = "ECCV16" if arch == "eccv16" else "SIGGRAPH17 (zero hints)"
+        rows.append((f"imported {title}: {ARCHS[arch].release_file} layout, random weights", res.path, n))
+    return rows, None
+
+
 def onnx_param_count(path: Path) -> int:
     """Elements of the float initializers, not counting BatchNorm running statistics (by their torch names)."""
     import onnx
@@ -212,9 +241,15 @@ def time_interleaved(fns, repeat: int, warmup: int):
 
 
 def _runner(sess, x: np.ndarray):
-    name = sess.get_inputs()[0].name
-    feed = {name: x}
-    return lambda: sess.run(None, feed)
+    """Runs the session on L = ``x``; further inputs (hint maps) get zeros of the same N, H, W."""
+    ins = sess.get_inputs()
+    n, _, h, w = x.shape
+    feed = {ins[0].name: x}
+    for i in ins[1:]:
+        c = i.shape[1] if isinstance(i.shape[1], int) else 1
+        feed[i.name] = np.zeros((n, c, h, w), np.float32)
+    out = [sess.get_outputs()[0].name]
+    return lambda: sess.run(out, feed)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -231,6 +266,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eccv-bn", action="store_true",
                     help="include the ECCV16 BatchNorm layers as BatchNormalization nodes (default: omitted)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the ECCV16 random weights")
+    ap.add_argument("--no-originals", action="store_true",
+                    help="skip the imported ECCV16 / SIGGRAPH17 graphs (polychrome import-model, random weights)")
     args = ap.parse_args(argv)
     if args.size < 32 or args.size % 32:
         ap.error("--size must be a positive multiple of 32")
@@ -268,6 +305,13 @@ def main(argv=None) -> int:
                 rows.append({"name": "ours: ColorizationNet (EfficientNet-Lite0 + U-Net), random weights",
                              "path": ours_path, "params": info})
 
+        n_ours = len(rows)
+        if not args.no_originals:
+            originals, why = import_originals(tmp)
+            if why:
+                notes.append(why)
+            rows += [{"name": name, "path": path, "params": n, "original": True} for name, path, n in originals]
+
         for r in rows:
             r["bytes"] = r["path"].stat().st_size
             r["sess"] = _runner(make_session(r["path"]), x)
@@ -283,12 +327,12 @@ def main(argv=None) -> int:
     base = rows[0]["p50"]
     for k, r in enumerate(rows):
         ratio = base / r["p50"]
-        is_ours = k > 0
+        is_ours = 0 < k < n_ours
         table.append((
             r["name"], f"{r['params'] / 1e6:.2f} M", f"{r['bytes'] / 2**20:.1f}",
             "×".join(str(d) for d in r["out"][1:]),
             f"{r['p50']:.1f}", f"{r['p95']:.1f}", f"{ratio:.2f}×",
-            f"≥ {GOAL_RATIO:g}× faster" if is_ours else "(baseline)",
+            f"≥ {GOAL_RATIO:g}× faster" if is_ours else ("(baseline)" if k == 0 else "(imported original)"),
             ("yes" if ratio >= GOAL_RATIO else "NO") if is_ours else "",
         ))
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
@@ -296,6 +340,11 @@ def main(argv=None) -> int:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
         if k == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    ours = rows[1:n_ours]
+    for r in rows[n_ours:]:
+        for o in ours:
+            print(f"{o['name']} is {r['p50'] / o['p50']:.2f}× faster than {r['name']} "
+                  f"(median {o['p50']:.1f} ms vs {r['p50']:.1f} ms, same run)")
     for n in notes:
         print(n)
     return 0

@@ -258,6 +258,37 @@ def siggraph17_bins():
     return ABBins.full_grid(110.0, 10.0, name="zhang-siggraph17-529")
 
 
+def random_state_dict(arch: str, seed: int = 0) -> Dict[str, Any]:
+    """Random weights in the release layout (He-normal convolutions, BatchNorm with random statistics; ECCV16's
+    ``model_out`` a shuffled set of 313 grid cells / 110): for speed measurements and tests, where the real
+    weights cannot be downloaded."""
+    import math
+
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    sd: Dict[str, Any] = {}
+    for k, shape in expected_layout(arch).items():
+        if k.endswith("num_batches_tracked"):
+            sd[k] = torch.tensor(0)
+        elif k.endswith("running_mean"):
+            sd[k] = 0.1 * torch.randn(shape, generator=g)
+        elif k.endswith("running_var"):
+            sd[k] = 1.0 + 0.2 * torch.rand(shape, generator=g)
+        elif len(shape) == 1 and k.endswith("weight"):
+            sd[k] = 1.0 + 0.1 * torch.randn(shape, generator=g)
+        elif k.endswith("bias"):
+            sd[k] = 0.05 * torch.randn(shape, generator=g)
+        else:
+            sd[k] = torch.randn(shape, generator=g) * math.sqrt(2.0 / (shape[1] * shape[2] * shape[3]))
+    if arch == "eccv16":
+        cells = [(a, b) for a in range(-11, 12) for b in range(-11, 12)]
+        pick = torch.randperm(len(cells), generator=g)[:313].tolist()
+        centers = torch.tensor([cells[i] for i in pick], dtype=torch.float32) * 10.0
+        sd["model_out.weight"] = (centers.t() / 110.0).reshape(2, 313, 1, 1)
+    return sd
+
+
 # -- the job -------------------------------------------------------------------------------------------------
 
 
