@@ -378,18 +378,18 @@ def run_plan(
     batch = BatchResult(stale_temps_removed=plan.stale_temps_removed)
     batch.skipped = [FileResult(i.source, i.output, status=SKIPPED, reason=i.reason, page=i.page)
                      for i in plan.skipped]
-    for n, item in enumerate(todo):
+    for item in todo:
         try:
             progress.check()
             res = process_item(colorizer, plan, item, opts, progress, all_pages)
+            batch.results.append(res)
+            if on_result:
+                on_result(res)
+            progress.step(1, message=item.label, ok=res.ok)  # checks for cancellation too
         except Cancelled:
             batch.cancelled = True
-            batch.left = [i.source for i in todo[n:]]
             break
-        batch.results.append(res)
-        if on_result:
-            on_result(res)
-        progress.step(1, message=item.label, ok=res.ok)
+    batch.left = [i.source for i in todo if not i.status]
     return batch
 
 
