@@ -410,3 +410,23 @@ def test_the_app_imports_a_model_and_lists_it_in_the_model_menu(qtbot, releases,
         dlg.close()
     finally:
         window.controller.shutdown(10000)
+
+
+def test_bin_tables_of_the_originals_q313_and_q529():
+    grid = ABBins.full_grid(110.0, 10.0)
+    assert grid.Q == 529 and tuple(grid.centers[0]) == (-110.0, -110.0) and tuple(grid.centers[1]) == (-110.0, -100.0)
+    assert tuple(grid.centers[grid.neutral_index]) == (0.0, 0.0)
+    ab = np.array([[-110.0, 110.0], [3.0, -4.9], [109.0, -111.0]], np.float32)  # the corners are looked up too
+    np.testing.assert_array_equal(grid.centers[grid.nearest(ab)], [[-110, 110], [0, 0], [110, -110]])
+    with pytest.raises(ValueError, match="multiple"):
+        ABBins.full_grid(105.0, 10.0)
+    rng = np.random.default_rng(0)
+    cells = rng.permutation(np.array([(a, b) for a in range(-9, 10) for b in range(-11, 10)]))[:313] * 10.0
+    noisy = cells / 110.0 * np.float32(110.0) + rng.normal(0, 1e-4, cells.shape)  # float32 weights × 110
+    t = ABBins.from_centers(noisy)
+    assert t.Q == 313 and np.array_equal(t.centers, cells.astype(np.float32))  # snapped, order kept
+    assert ABBins.from_json(t.to_json()) == t
+    off = cells.copy()
+    off[7] += (3.0, 0.0)
+    with pytest.raises(ValueError, match="bin 7 .* off the grid"):
+        ABBins.from_centers(off)

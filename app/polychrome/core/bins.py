@@ -101,7 +101,7 @@ class ABBins:
         ``i·n + j`` is (−limit + i·grid, −limit + j·grid) with n = 2·limit/grid + 1 — the order of the SIGGRAPH17
         network's classes (Q = 529 at ±110, grid 10)."""
         n = int(round(2.0 * limit / grid)) + 1
-        if n < 2 or abs((n - 1) * grid - 2.0 * limit) > 1e-6:
+        if limit <= 0 or abs(limit / grid - round(limit / grid)) > 1e-6:
             raise ValueError(f"limit {limit:g} is not a positive multiple of the grid {grid:g}")
         v = np.arange(n, dtype=np.float32) * np.float32(grid) - np.float32(limit)
         a, b = np.meshgrid(v, v, indexing="ij")
