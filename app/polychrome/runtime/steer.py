@@ -42,11 +42,29 @@ REFERENCE_MAX_PIXELS = 100_000_000
 _PRIORS: weakref.WeakKeyDictionary[Any, Optional[np.ndarray]] = weakref.WeakKeyDictionary()  # per model session
 
 
+_PREVIEW_CACHE = ("_preview_L", "_preview_size", "_preview_merger")
+
+
 def with_decoder(prediction: Prediction, decoder: LogitsDecoder) -> Prediction:
-    """The same image (pixels, L*, preview caches shared) decoded from other logits: no copy of the image."""
+    """The same image (pixels, L*, preview caches shared) decoded from other logits: no copy of the image.
+
+    The preview's lightness and its merge table depend only on L*: they are shared with ``prediction`` (made on it
+    first if it has none yet), so a new strength or new hints never rebuild them (≈ 10 ms at 2 MP)."""
     out = copy.copy(prediction)
     out.decoder = decoder
+    out._share_preview_with = prediction  # type: ignore[attr-defined]
     return out
+
+
+def share_preview_cache(prediction: Prediction) -> None:
+    """After ``prediction`` (made by :func:`with_decoder`) built its preview caches, hand them back to the
+    prediction it was made from, so the next one made from it starts with them."""
+    src = getattr(prediction, "_share_preview_with", None)
+    if src is None:
+        return
+    for name in _PREVIEW_CACHE:
+        if getattr(src, name, None) is None and getattr(prediction, name, None) is not None:
+            setattr(src, name, getattr(prediction, name))
 
 
 def point_scale(colorizer: Colorizer, image_shape: Tuple[int, int]) -> float:

@@ -250,6 +250,7 @@ class HintsController(QObject):
         it.prediction = final
         if render and it is self.item:
             self.qc.render(exact=True)
+            steer.share_preview_cache(final)
             if self._t0 is not None:
                 self.last_latency_ms = (time.perf_counter() - self._t0) * 1000.0
                 self._t0 = None
@@ -544,6 +545,7 @@ class HintsController(QObject):
         final.steered, final.steered_from = True, hinted
         self.item.prediction = final
         self.qc.render(exact=exact)
+        steer.share_preview_cache(final)
         self._emit_selection()
 
     def eyedropper(self, rgb: np.ndarray, y: float, x: float) -> Optional[Tuple[float, float]]:
