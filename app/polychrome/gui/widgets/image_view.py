@@ -46,6 +46,7 @@ class ImageView(QWidget):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.ci.setContentsMargins(0, 0, 0, 0)  # the image reaches the panel's edges
         self.viewbox = self.graphics.addViewBox()
         self.viewbox.setAspectLocked(True)
         self.viewbox.invertY(True)
@@ -163,10 +164,11 @@ class ImageView(QWidget):
         """Device pixels per full-resolution image pixel (1.0 = 100 %), or None without an image."""
         if self.image is None:
             return None
-        px = self.viewbox.viewPixelSize()[0]  # view units (image pixels) per logical pixel
-        if not px or not np.isfinite(px):
+        (x0, x1), _ = self.viewbox.viewRange()
+        width = float(self.viewbox.width())  # logical pixels
+        if x1 <= x0 or width <= 0:
             return None
-        return self.device_pixel_ratio() / px
+        return self.device_pixel_ratio() * width / (x1 - x0)
 
     @property
     def fitted(self) -> bool:
