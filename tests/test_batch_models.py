@@ -112,3 +112,21 @@ def test_the_banner_and_the_record_carry_the_sha256(tmp_path, known_model):
     assert res.returncode == 0 and f"(sha256 {sha[:12]})" in res.stderr
     lines = [json.loads(x) for x in (out / "polychrome-batch.jsonl").read_text().splitlines()]
     assert next(e for e in lines if e["event"] == "spec")["model_sha256"] == sha
+
+
+def test_the_app_status_bar_shows_the_sha256(qtbot, known_model, tmp_path):
+    pytest.importorskip("PySide6")
+    from polychrome.gui.main_window import MainWindow
+    from polychrome.gui.queue.controller import ColorizeController
+    from polychrome.runtime.colorizer import Colorizer
+
+    c = ColorizeController(Colorizer(str(known_model)))
+    window = MainWindow(c)
+    qtbot.addWidget(window)
+    window.resize(1100, 700)
+    window.show()
+    text = window.provider_label.text()
+    assert f"sha256 {file_sha256(known_model)[:12]}" in text and "test-model" in text
+    shots = ROOT / "docs" / "screenshots"
+    if shots.is_dir():
+        window.grab().save(str(tmp_path / "status_bar_sha.png"))

@@ -481,7 +481,7 @@ def test_only_a_few_predictions_stay_in_memory_and_dropped_ones_come_back(qtbot,
     out.mkdir()
     with qtbot.waitSignal(c.exported, timeout=WAIT_MS) as sig:
         c.export(None, str(out))
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"img{i:02d}_color.png" for i in range(6))
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"img{i:02d}_color.png" for i in range(6))
     assert all(o is not None for _, o, _ in sig.args[0])
 
 

@@ -274,7 +274,9 @@ class ColorizeController(QObject):
     def status(self) -> str:
         if self.colorizer is None:
             return self.model_error or "No model loaded"
-        return f"{self.colorizer.manifest.name} · {self.colorizer.status}"
+        session = getattr(self.colorizer, "session", None)
+        sha = f" · sha256 {session.short_sha}" if session is not None and hasattr(session, "short_sha") else ""
+        return f"{self.colorizer.manifest.name}{sha} · {self.colorizer.status}"
 
     @property
     def default_T(self) -> float:
