@@ -417,3 +417,13 @@ def test_cli_reference_moves_colours_without_hint_inputs(tmp_path, bins):
     moved = _lab_at(tmp_path / "ref" / "g_color.png", 30, 40)
     assert moved[2] < plain[2] - 15  # toward the blue reference
     assert main([*base, "-o", str(tmp_path / "bad"), "--reference", str(tmp_path / "missing.jpg")]) == 2
+
+
+def test_a_reference_leaves_the_cells_of_colour_points_alone(tmp_path, bins):
+    col = Colorizer(hint_model(tmp_path / "broad_hint.onnx", bins, alpha=0.001), input_size=64)
+    base = col.predict(np.full((256, 256), 118, np.uint8))
+    hinted = steer.with_points(col, base, [HintPoint(x=128, y=64, a=50.0, b=-30.0, radius=8)])
+    ref = steer.reference_for(col, np.broadcast_to(np.array([40, 150, 60], np.uint8), (8, 8, 3)).copy(), hinted)
+    out = steer.with_reference(hinted, ref, 1.5)
+    assert out.ab(0.38)[3:5, 7:9] == pytest.approx(hinted.ab(0.38)[3:5, 7:9], abs=1e-3)  # the point's cells
+    assert out.ab(0.38)[12, 2][0] < hinted.ab(0.38)[12, 2][0] - 15  # elsewhere: toward the green reference

@@ -82,9 +82,11 @@ def image_marginal(decoder: LogitsDecoder) -> np.ndarray:
     return decoder.probabilities(1.0).reshape(-1, decoder.Q).mean(axis=0)
 
 
-def biased(decoder: LogitsDecoder, bias: Optional[np.ndarray]) -> LogitsDecoder:
+def biased(decoder: LogitsDecoder, bias: Optional[np.ndarray], keep: Optional[np.ndarray] = None) -> LogitsDecoder:
     """A decoder of the same image whose logits are ``z + bias`` ((Q,) per bin; None or constant: ``decoder``
-    itself). Sharing nothing mutable with ``decoder``: the base stays usable for any other strength."""
+    itself). ``keep``: (h, w) bool cells left as they are — those a colour point covers: a point is an explicit
+    local colour, the reference only a global preference. Sharing nothing mutable with ``decoder``: the base stays
+    usable for any other strength."""
     if bias is None:
         return decoder
     bias = np.asarray(bias, dtype=np.float32)
@@ -94,6 +96,8 @@ def biased(decoder: LogitsDecoder, bias: Optional[np.ndarray]) -> LogitsDecoder:
         raise ValueError(f"bias has shape {bias.shape}, expected ({decoder.Q},)")
     out = copy.copy(decoder)
     z = decoder.z + bias
+    if keep is not None and keep.shape == decoder.shape and keep.any():
+        z[keep] = decoder.z[keep]
     zmax = z.max(axis=-1, keepdims=True)
     z -= zmax
     out.z = z
@@ -112,5 +116,5 @@ class Reference:
     def bias(self, strength: float) -> np.ndarray:
         return (np.float32(strength) * self.ratio).astype(np.float32)
 
-    def apply(self, decoder: LogitsDecoder, strength: float) -> LogitsDecoder:
-        return biased(decoder, self.bias(strength) if strength > 0 else None)
+    def apply(self, decoder: LogitsDecoder, strength: float, keep: Optional[np.ndarray] = None) -> LogitsDecoder:
+        return biased(decoder, self.bias(strength) if strength > 0 else None, keep)

@@ -23,6 +23,7 @@ import numpy as np
 from ..core import imageio
 from ..core.decode import LogitsDecoder
 from ..core.errors import ImageReadError, ModelError, PolychromeError
+from ..core.hints import ColorHint, rasterize_hints
 from ..core.hintsfile import (
     HintPoint,
     HintsFile,
@@ -91,7 +92,19 @@ def with_points(colorizer: Colorizer, prediction: Prediction, points: Sequence[H
     progress.check()
     logits = colorizer.logits_for(prediction.L, hints or None)
     progress.check()
-    return with_decoder(prediction, LogitsDecoder(logits, prediction.manifest.bins.centers))
+    out = with_decoder(prediction, LogitsDecoder(logits, prediction.manifest.bins.centers))
+    out.hint_cells = hint_cells(hints, shape, out.grid_shape, colorizer.manifest.stride)  # type: ignore[attr-defined]
+    return out
+
+
+def hint_cells(hints: Sequence[ColorHint], image_shape: Tuple[int, int], grid: Tuple[int, int],
+               stride: int) -> Optional[np.ndarray]:
+    """(h, w) bool: the network's output cells a hint patch covers (None without hints)."""
+    if not hints:
+        return None
+    ch, cw = grid
+    _, mask = rasterize_hints(hints, image_shape, (ch * stride, cw * stride))
+    return np.asarray(mask[0].reshape(ch, stride, cw, stride).max(axis=(1, 3)) > 0)
 
 
 def model_prior(colorizer: Colorizer) -> Optional[np.ndarray]:
@@ -141,7 +154,8 @@ def with_reference(prediction: Prediction, reference: Optional[Reference], stren
     """``prediction`` reweighted by a reference at ``strength`` β (no inference; β = 0 or None: itself)."""
     if reference is None or strength <= 0:
         return prediction
-    return with_decoder(prediction, reference.apply(prediction.decoder, strength))
+    keep = getattr(prediction, "hint_cells", None)  # cells a colour point covers keep the point's colour
+    return with_decoder(prediction, reference.apply(prediction.decoder, strength, keep))
 
 
 def steer(colorizer: Colorizer, prediction: Prediction, hints: Optional[HintsFile],
@@ -233,6 +247,9 @@ class SteeringColorizer:
                                  f"'{self.colorizer.manifest.name}' does not take colour hints")
             color_hints = to_color_hints(file.points, shape, point_scale(self.colorizer, shape))
         pred = self.colorizer.predict(pixels, progress=progress, name=name, hints=color_hints or None)
+        if color_hints:
+            pred.hint_cells = hint_cells(color_hints, pred.shape, pred.grid_shape,  # type: ignore[attr-defined]
+                                         self.colorizer.manifest.stride)
         ref_path = self.reference if self.reference is not None else (file.reference if file is not None else None)
         if ref_path is None:
             return pred

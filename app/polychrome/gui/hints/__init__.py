@@ -28,6 +28,7 @@ def install(window: Any) -> Any:
 
     dock = window.hints_dock = HintsDock(c, window)
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock, Qt.Orientation.Vertical)  # below the plot
+    QTimer.singleShot(0, lambda: window.resizeDocks([window.distribution, dock], [300, 620], Qt.Orientation.Vertical))
 
     overlay = window.hints_overlay = HintOverlay(c, window.image_view)
     refresh_later = lambda *_a: QTimer.singleShot(0, overlay.refresh)  # noqa: E731 - after the view took the image

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QSpinBox,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -62,18 +63,13 @@ class GamutPicker(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self.setMinimumSize(150, 150)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setFixedHeight(170)
+        self.setMinimumWidth(170)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.L: Optional[float] = None
         self.ab: Optional[tuple] = None
         self._image: Optional[QImage] = None
         self.setToolTip("Colours that exist at this point's lightness (a* → right, b* ↑). Click to choose.")
-
-    def heightForWidth(self, w: int) -> int:  # noqa: N802
-        return w
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802
-        return True
 
     def set_point(self, L: Optional[float], ab: Optional[tuple]) -> None:  # noqa: N803
         if L is None:
@@ -226,6 +222,8 @@ class HintsPanel(QWidget):
         self.hide_box.toggled.connect(lambda on: self.c.set_visible(not on))
         top.addWidget(self.hide_box)
         top.addStretch(1)
+        lay.addLayout(top)
+        top = QHBoxLayout()
         self.undo_button = QToolButton(text="Undo")
         self.undo_button.clicked.connect(self.c.undo)
         self.redo_button = QToolButton(text="Redo")
@@ -234,6 +232,7 @@ class HintsPanel(QWidget):
         self.clear_button.clicked.connect(self.c.clear)
         for b in (self.undo_button, self.redo_button, self.clear_button):
             top.addWidget(b)
+        top.addStretch(1)
         lay.addLayout(top)
         self.reason_label = QLabel()
         self.reason_label.setWordWrap(True)
@@ -255,7 +254,9 @@ class HintsPanel(QWidget):
         pl.addWidget(QLabel("Patch"), 1, 1)
         self.size_box = QSpinBox()
         self.size_box.setRange(MIN_PATCH, MAX_PATCH)
-        self.size_box.setSuffix(" px at the network's input")
+        self.size_box.setSuffix(" px")
+        self.size_box.setToolTip("The side of the square the point covers on the network's input (1–9 px); the "
+                                 "mouse wheel over a point changes it too")
         self.size_box.valueChanged.connect(self._on_size)
         pl.addWidget(self.size_box, 1, 2)
         pl.addWidget(QLabel("Suggestions (most likely first):"), 2, 0, 1, 3)
@@ -273,7 +274,6 @@ class HintsPanel(QWidget):
         self.gamut = GamutPicker()
         self.gamut.picked.connect(lambda a, b: self.c.set_color(a, b))
         pl.addWidget(self.gamut, 4, 0, 1, 3)
-        lay.addWidget(self.point_box)
 
         # the eyedropper and the reference
         self.ref_box = QGroupBox("Reference photo and eyedropper")
@@ -284,13 +284,12 @@ class HintsPanel(QWidget):
         self.choose_ref.clicked.connect(self.choose_reference)
         self.clear_ref = QToolButton(text="Remove")
         self.clear_ref.clicked.connect(lambda: self.c.set_reference(None))
-        self.open_image = QPushButton("Pick From Image…")
+        self.open_image = QPushButton("Pick From Another Image…")
         self.open_image.setToolTip("Open any colour image to pick point colours from (eyedropper)")
         self.open_image.clicked.connect(self.open_picker_image)
         rrow.addWidget(self.choose_ref)
         rrow.addWidget(self.clear_ref)
         rrow.addStretch(1)
-        rrow.addWidget(self.open_image)
         rl.addLayout(rrow)
         self.ref_label = QLabel("No reference")
         self.ref_label.setWordWrap(True)
@@ -298,18 +297,34 @@ class HintsPanel(QWidget):
         srow2 = QHBoxLayout()
         srow2.addWidget(QLabel("Strength"))
         self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setMinimumWidth(80)
         self.strength.setRange(0, int(MAX_SLIDER_STRENGTH * STRENGTH_STEPS))
         self.strength.setValue(STRENGTH_STEPS)
         self.strength.valueChanged.connect(self._on_strength)
         self.strength.sliderReleased.connect(lambda: self.c.set_strength(self.strength_value, exact=True))
         srow2.addWidget(self.strength, 1)
         self.strength_label = QLabel("1.00")
+        self.strength_label.setMinimumWidth(32)
         srow2.addWidget(self.strength_label)
         rl.addLayout(srow2)
         self.picker = ImagePicker()
         self.picker.picked.connect(self._on_eyedropper)
         rl.addWidget(self.picker, 1)
-        lay.addWidget(self.ref_box, 1)
+        pick_hint = QLabel("Click the image above to give the selected point its colour.")
+        pick_hint.setWordWrap(True)
+        pick_hint.setStyleSheet("color: gray;")
+        rl.addWidget(pick_hint)
+        rl.addWidget(self.open_image)
+        # the two halves as tabs: the dock shares its column with the distribution and the metrics
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.point_box.setFlat(True)
+        self.ref_box.setFlat(True)
+        self.point_box.setTitle("")
+        self.ref_box.setTitle("")
+        self.tabs.addTab(self.point_box, "Point colour")
+        self.tabs.addTab(self.ref_box, "Reference && eyedropper")
+        lay.addWidget(self.tabs, 1)
 
         controller.changed.connect(self.refresh)
         controller.availability_changed.connect(self.refresh)
@@ -457,5 +472,6 @@ class HintsDock(QDockWidget):
         self.panel = HintsPanel(controller)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.panel)
         self.setWidget(scroll)

@@ -32,7 +32,8 @@ class HintOverlay(pg.GraphicsObject):
         self.patches = pg.ScatterPlotItem(pxMode=False, brush=None,
                                           pen=pg.mkPen(QColor(255, 255, 255, 210), width=1, style=Qt.PenStyle.DashLine))
         self.swatches = pg.ScatterPlotItem(pxMode=True)
-        for item, z in ((self.patches, 18), (self.swatches, 19)):
+        self.rings = pg.ScatterPlotItem(pxMode=True, brush=None, pen=pg.mkPen(QColor(0, 0, 0), width=2))
+        for item, z in ((self.patches, 18), (self.rings, 19), (self.swatches, 19.5)):
             item.setZValue(z)
             image_view.viewbox.addItem(item)
         controller.changed.connect(self.refresh)
@@ -64,6 +65,7 @@ class HintOverlay(pg.GraphicsObject):
         pts = c.points_in_view(self.shown()) if m.visible else []
         if not pts:
             self.swatches.setData([], [])
+            self.rings.setData([], [])
             self.patches.setData([], [])
             return
         ys = [p[0] for p in pts]
@@ -74,6 +76,7 @@ class HintOverlay(pg.GraphicsObject):
                 for s in sel]
         sizes = [SWATCH + 4 if s else SWATCH for s in sel]
         self.swatches.setData(x=xs, y=ys, brush=brushes, pen=pens, size=sizes, symbol="s")
+        self.rings.setData(x=xs, y=ys, size=[s + 4 for s in sizes], symbol="s")  # dark outline on light images
         self.patches.setData(x=xs, y=ys, size=[max(1.0, p[2]) for p in pts], symbol="s")
 
     # -- mouse ------------------------------------------------------------------------------------
