@@ -53,14 +53,15 @@ def with_decoder(prediction: Prediction, decoder: LogitsDecoder) -> Prediction:
     first if it has none yet), so a new strength or new hints never rebuild them (≈ 10 ms at 2 MP)."""
     out = copy.copy(prediction)
     out.decoder = decoder
-    out._share_preview_with = prediction  # type: ignore[attr-defined]
+    out._share_preview_with = weakref.ref(prediction)  # type: ignore[attr-defined] # no chain of old decoders
     return out
 
 
 def share_preview_cache(prediction: Prediction) -> None:
     """After ``prediction`` (made by :func:`with_decoder`) built its preview caches, hand them back to the
     prediction it was made from, so the next one made from it starts with them."""
-    src = getattr(prediction, "_share_preview_with", None)
+    ref = getattr(prediction, "_share_preview_with", None)
+    src = ref() if ref is not None else None
     if src is None:
         return
     for name in _PREVIEW_CACHE:
