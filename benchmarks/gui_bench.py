@@ -9,8 +9,15 @@
     comes while the queue colorizes several 2 MP scans on its worker. Baseline: the same timer with the app idle.
 
     QT_QPA_PLATFORM=offscreen PYTHONPATH=app .venv/bin/python benchmarks/gui_bench.py [--model M] [--quick]
+    .venv/bin/python benchmarks/gui_bench.py --platform xcb [--window 1920x1080]   # a real X11 window (own Xvfb)
 
 Without ``--model`` the default model is used, else a small convolutional fixture model (tests/onnx_models.py).
+
+``--platform xcb`` runs the same goals through Qt's X11 plugin in a real window (on ``$DISPLAY``, else on an Xvfb
+started for the run, 1920×1080), and a T step then also includes the trip to the X server: after the paint, a
+``QGuiApplication.sync()`` round trip returns once the server has drawn the frame. It also prints where a T step's
+time goes: decoding + the fast preview (controller), handing the frame to pyqtgraph (``setImage``: the QImage),
+the paint of the viewport (scaling the 2 MP frame to the window), and the transfer to the X server.
 """
 
 from __future__ import annotations
@@ -29,7 +36,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "app"))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+def start_xvfb(size: str = "1920x1080") -> object:
+    """An Xvfb for this run (DISPLAY set); returns the process (terminated at exit)."""
+    import atexit
+    import subprocess
+
+    r, w = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                            pass_fds=(w,), stderr=subprocess.DEVNULL)
+    os.close(w)
+    with os.fdopen(r) as f:
+        os.environ["DISPLAY"] = ":" + f.readline().strip()
+    atexit.register(proc.terminate)
+    return proc
 
 
 def pct(values, q: float) -> float:
@@ -57,10 +77,19 @@ def main(argv=None) -> int:
     ap.add_argument("--model", help="model name or .onnx path")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and a shorter batch")
     ap.add_argument("--repeat", type=int, default=None, help="T changes timed (default 120, quick 30)")
+    ap.add_argument("--platform", choices=("offscreen", "xcb"), default=None,
+                    help="Qt platform (default: $QT_QPA_PLATFORM, else offscreen); xcb: a real X11 window")
+    ap.add_argument("--window", default="1400x900", help="window size WxH (xcb: also the Xvfb screen if started)")
     args = ap.parse_args(argv)
     repeat = args.repeat or (30 if args.quick else 120)
+    platform = args.platform or os.environ.get("QT_QPA_PLATFORM", "offscreen").split(":")[0]
+    os.environ["QT_QPA_PLATFORM"] = platform
+    win_w, win_h = (int(v) for v in args.window.lower().split("x"))
+    if platform == "xcb" and not os.environ.get("DISPLAY"):
+        start_xvfb(f"{max(win_w, 1920)}x{max(win_h, 1080)}")
 
     from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QTimer
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
     from run import photo_like_gray
 
@@ -80,7 +109,7 @@ def main(argv=None) -> int:
 
     c = ColorizeController(Colorizer(model), max_pixels=h * w)
     win = MainWindow(c)
-    win.resize(1400, 900)
+    win.resize(win_w, win_h)
     win.show()
 
     def pump_until(cond, timeout=300.0):
@@ -107,13 +136,18 @@ def main(argv=None) -> int:
 
     watch = PaintWatch()
     view.installEventFilter(watch)
+    on_x11 = platform == "xcb"
 
     def until_painted() -> None:
-        # the paint event is delivered (and runs) inside processEvents: once counted, the frame has been drawn
+        # the paint event is delivered (and runs) inside processEvents: once counted, the frame has been drawn into
+        # the window's backing store; on X11 the backing store is then flushed to the server, and sync() returns
+        # after a round trip, i.e. once the server has the frame
         before, t0 = watch.painted, time.monotonic()
         while watch.painted == before and time.monotonic() - t0 < 10:
             app.processEvents()
         assert watch.painted > before, "the image view never repainted"
+        if on_x11:
+            QGuiApplication.sync()
 
     # -- T change → repainted preview ---------------------------------------------------------------
     # Each sample runs the event loop the way a drag does: the slider's value arrives, the coalescing timer fires
@@ -134,6 +168,28 @@ def main(argv=None) -> int:
         if i >= 3:
             t_change.append((t1 - t0) * 1000)
             display.append((t2 - t1) * 1000)
+    # where a T step's time goes, stage by stage (same frames, each stage timed on its own)
+    stages = {"decode + fast preview": [], "setImage (QImage)": [], "paint (scale to window)": [],
+              "transfer to the display": []}
+    item = win.image_view.item
+    for i in range(max(20, repeat // 2)):
+        T = float(Ts[(i * 7) % len(Ts)])
+        t0 = time.perf_counter()
+        frame = c.prediction.preview(T, max_pixels=h * w)
+        t1 = time.perf_counter()
+        item.setImage(frame, autoLevels=False, levels=None)  # as ImageView.set_image does
+        item.render()  # what paint() does first when the QImage is stale
+        t2 = time.perf_counter()
+        before = watch.painted
+        view.repaint()  # a synchronous paint of the viewport
+        t3 = time.perf_counter()
+        if on_x11:
+            app.processEvents()  # the backing store's flush
+            QGuiApplication.sync()
+        t4 = time.perf_counter()
+        assert watch.painted > before
+        for k, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            stages[k].append(dt * 1000)
     view.removeEventFilter(watch)
     shown = win.image_view.image
     assert shown is not None and shown.shape[:2] == (h, w), shown.shape
@@ -178,11 +234,15 @@ def main(argv=None) -> int:
         (f"UI latency, batch of {n_batch} × 2 MP ({batch_s:.1f} s, {done} done)", "p95 / max ms", pct(busy, 0.95),
          max(busy) if busy else 0.0, "≤ 50", pct(idle, 0.95), max(idle) if idle else 0.0, "idle event loop"),
     ]
-    print(f"model: {model}   provider: {c.colorizer.provider if c.colorizer else '-'}   cpus: {os.cpu_count()}")
+    vp = view.size()
+    print(f"model: {model}   provider: {c.colorizer.provider if c.colorizer else '-'}   cpus: {os.cpu_count()}   "
+          f"platform: {platform}   window {win_w}x{win_h}, image viewport {vp.width()}x{vp.height()}")
     print(f"{'goal':58} {'what':13} {'ours':>15} {'budget':>9}   {'baseline':>15}  ratio  baseline is")
     for name, what, a, b, budget, ba, bb, base in rows:
         ratio = b / bb if bb > 0 else float("inf")
         print(f"{name:58} {what:13} {a:7.1f} /{b:6.1f} {budget:>9}   {ba:7.1f} /{bb:6.1f}  {ratio:5.2f}  {base}")
+    print("a T step, stage by stage (p50 / p95 ms): " + ";  ".join(
+        f"{k} {statistics.median(v):.1f} / {pct(v, 0.95):.1f}" for k, v in stages.items()))
     return 0
 
 
