@@ -427,3 +427,26 @@ def test_a_reference_leaves_the_cells_of_colour_points_alone(tmp_path, bins):
     out = steer.with_reference(hinted, ref, 1.5)
     assert out.ab(0.38)[3:5, 7:9] == pytest.approx(hinted.ab(0.38)[3:5, 7:9], abs=1e-3)  # the point's cells
     assert out.ab(0.38)[12, 2][0] < hinted.ab(0.38)[12, 2][0] - 15  # elsewhere: toward the green reference
+
+
+def test_hints_kept_on_the_queue_item_are_applied_when_it_is_colorized(qtbot, tmp_path, hint_colorizer):
+    """A restored session brings each image's extras back before it is colorized: its points steer the result."""
+    from polychrome.gui.main_window import MainWindow
+    from polychrome.gui.queue.controller import DONE, ColorizeController
+
+    w = MainWindow(ColorizeController(hint_colorizer))
+    qtbot.addWidget(w)
+    img = imageio.write_image(tmp_path / "g.png", np.full((96, 160), 118, np.uint8))
+    w.controller.add_paths([str(img)], start=False)
+    w.controller.queue.items[0].extras["hints"] = {"points": [{"x": 80, "y": 48, "ab": [-30.0, 50.0], "radius": 4}]}
+    w.controller.start()
+    try:
+        qtbot.waitUntil(lambda: w.controller.queue.counts()[DONE] == 1, timeout=WAIT_MS)
+        w.controller.set_current(0)
+        qtbot.waitUntil(lambda: getattr(w.controller.prediction, "steered", False) and not w.hints.busy,
+                        timeout=WAIT_MS)
+        assert len(w.hints.model.points) == 1 and w.hints.model.points[0].b == 50.0
+        assert w.controller.prediction.ab(0.38)[5, 8][1] > 40
+    finally:
+        w.hints.shutdown()
+        w.controller.shutdown(10000)

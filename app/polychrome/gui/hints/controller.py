@@ -189,10 +189,15 @@ class HintsController(QObject):
         if it is None or not hasattr(it, "extras"):
             return
         data = self.model.to_extras()
+        if data == it.extras.get(EXTRAS_KEY):
+            return
         if data is None:
             it.extras.pop(EXTRAS_KEY, None)
         else:
             it.extras[EXTRAS_KEY] = data
+        saved = getattr(self.qc, "session_changed", None)  # the session (queue, T, extras) is saved, debounced
+        if callable(saved):
+            saved()
 
     def _unsteered(self, pred: Any) -> Any:
         """The network's output the current steering was built on (the hinted, unbiased prediction)."""
