@@ -66,6 +66,7 @@ class ImageView(QWidget):
         self._full_shape: Optional[Tuple[int, int]] = None
         self._placed: Optional[Tuple[Tuple[int, ...], Tuple[int, int]]] = None  # (array shape, full shape) placed
         self._fit_target: Optional[list] = None  # the view's target range when it was last fitted
+        self._zoom_target: Optional[Tuple[float, list]] = None  # (zoom, target range) set by set_zoom
         self.tiles: Dict[Hashable, pg.ImageItem] = {}
         self._pending_click: Optional[Tuple[float, float]] = None
         self._click_timer = QTimer(self)
@@ -210,7 +211,17 @@ class ImageView(QWidget):
             left, top = round(left * zoom) / zoom, round(top * zoom) / zoom
         self.viewbox.setRange(xRange=(left, left + ww), yRange=(top, top + hh), padding=0.0)
         self.fitted = False
+        self._zoom_target = (float(zoom), self.viewbox.targetRange())
         self.view_changed.emit()
+
+    @property
+    def held_zoom(self) -> Optional[float]:
+        """The zoom :meth:`set_zoom` set, while the view has not been zoomed or panned otherwise since (a resize
+        keeps it: 100 % stays 100 %)."""
+        if self._zoom_target is None:
+            return None
+        zoom, target = self._zoom_target
+        return zoom if np.allclose(self.viewbox.targetRange(), target, rtol=0, atol=1e-6) else None
 
     def zoom_100(self, center: Optional[Tuple[float, float]] = None) -> None:
         self.set_zoom(1.0, center)
@@ -272,8 +283,12 @@ class ImageView(QWidget):
         self.view_changed.emit()
 
     def _on_resized(self, *_args) -> None:
+        held = self.held_zoom
         if self.fitted and self.image is not None:
             self.fit()
+        elif held is not None and self.image is not None:
+            (x0, x1), (y0, y1) = self._zoom_target[1]
+            self.set_zoom(held, ((y0 + y1) / 2.0, (x0 + x1) / 2.0))
         else:
             self.view_changed.emit()
 
