@@ -91,3 +91,40 @@ def test_model_prior_from_metadata_is_used_when_present(tmp_path, bins, gradient
     col = Colorizer(Path(path), input_size=64)
     got = steer.model_prior(col)
     assert got is not None and got == pytest.approx(prior / prior.sum(), rel=1e-4)
+
+
+def test_the_app_reference_panel_reweights_without_inference(qtbot, tmp_path, bins):
+    pytest.importorskip("pytestqt")
+    from polychrome.gui.main_window import MainWindow
+    from polychrome.gui.queue.controller import DONE, ColorizeController
+
+    col = Colorizer(known_ab_model(tmp_path / "broad.onnx", bins, alpha=0.001), input_size=64)
+    w = MainWindow(ColorizeController(col))
+    qtbot.addWidget(w)
+    x = np.linspace(20, 235, 160, dtype=np.float32)
+    img = imageio.write_image(tmp_path / "g.png", np.repeat(x[None, :], 96, axis=0).astype(np.uint8))
+    ref = imageio.write_image(tmp_path / "blue.png", one_colour((40, 90, 200)))
+    c, h = w.controller, w.hints
+    try:
+        c.add_paths([str(img)])
+        qtbot.waitUntil(lambda: c.queue.counts()[DONE] == 1 and c.prediction is not None, timeout=30000)
+        base = c.prediction.ab(0.38).copy()
+        runs = col.run_count
+        h.set_reference(str(ref))
+        qtbot.waitUntil(lambda: h.reference_rgb is not None and not h.busy, timeout=30000)
+        qtbot.waitUntil(lambda: getattr(c.prediction, "steered", False), timeout=30000)
+        panel = w.hints_dock.panel
+        assert panel.strength.isEnabled() and "blue.png" in panel.ref_label.text()
+        b_at = []
+        for beta in (0.0, 0.5, 1.0, 2.0):
+            h.set_strength(beta)
+            b_at.append(float(c.prediction.ab(0.38)[..., 1].mean()))
+        assert col.run_count == runs  # reading the reference and every strength: no inference
+        assert b_at[0] == pytest.approx(float(base[..., 1].mean()), abs=1e-3)
+        assert b_at[1] > b_at[2] > b_at[3] and b_at[3] < b_at[0] - 10  # toward the blue reference
+        assert c.current_item.extras["hints"]["reference"].endswith("blue.png")
+        h.set_reference(None)
+        assert c.prediction.ab(0.38) == pytest.approx(base, abs=1e-3)
+    finally:
+        h.shutdown()
+        c.shutdown(10000)

@@ -530,12 +530,19 @@ class HintsController(QObject):
             self._t0 = time.perf_counter()
             self._apply()
 
+    def drag_strength(self, strength: float) -> None:
+        """A strength while the slider is dragged: coalesced like T's drag (only the newest value is shown once the
+        event loop is free)."""
+        self.tasks.later("strength-drag", lambda: self.set_strength(strength, exact=False))
+
     def set_strength(self, strength: float, exact: bool = False) -> None:
         """The strength slider: re-bias the cached logits (no inference) and show the fast preview (``exact``: the
         exact one follows)."""
+        self.tasks.drop("strength-drag")
         m = self.model
         m.strength = float(max(0.0, strength))
-        self._save()
+        if exact:  # while the slider is dragged the item's extras wait for its release
+            self._save()
         pred = self.prediction
         if pred is None or not m.reference:
             self.reference_changed.emit()
@@ -551,7 +558,8 @@ class HintsController(QObject):
         self.item.prediction = final
         self.qc.render(exact=exact)
         steer.share_preview_cache(final)
-        self._emit_selection()
+        if m.selected is not None:
+            self._emit_selection()
 
     def eyedropper(self, rgb: np.ndarray, y: float, x: float) -> Optional[Tuple[float, float]]:
         """The mean ab of a 5×5 patch of a colour image at (y, x), given to the selected point (kept in gamut at

@@ -423,7 +423,10 @@ class HintsPanel(QWidget):
 
     def _on_strength(self, _v: int) -> None:
         self.strength_label.setText(f"{self.strength_value:.2f}")
-        self.c.set_strength(self.strength_value, exact=not self.strength.isSliderDown())
+        if self.strength.isSliderDown():
+            self.c.drag_strength(self.strength_value)
+        else:
+            self.c.set_strength(self.strength_value, exact=True)
 
     def _on_size(self, v: int) -> None:
         self.c.set_size(int(v))
