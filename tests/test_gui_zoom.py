@@ -285,3 +285,49 @@ def test_the_first_window_fits_a_1920x1080_screen_at_any_scale_factor(tmp_path, 
     assert w * factor <= 1920 and h * factor <= 1080
     assert w >= 0.75 * min(aw, 1400) and h >= 0.75 * min(ah, 900)  # and still uses the room there is
     assert out["status"]
+
+
+HIDPI_CODE = """
+import json, sys
+import numpy as np
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+from polychrome.gui.widgets.image_view import ImageView
+app = QApplication([])
+rng = np.random.default_rng(0)
+full = rng.integers(0, 256, (600, 900, 3), dtype=np.uint8)  # every pixel its own: any resampling shows
+v = ImageView()
+v.resize(400, 300)
+v.show()
+app.processEvents()
+v.set_full_shape((600, 900))
+v.set_image(np.ascontiguousarray(full[::3, ::3]))  # a 1/3 preview
+v.show_tile("all", (0, 0, 600, 900), full)  # full-resolution pixels over it
+v.zoom_100((300.0, 450.0))
+app.processEvents()
+img = v.graphics.viewport().grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+shot = np.frombuffer(bytes(img.constBits()), np.uint8).reshape(h, bpl)[:, : w * 3].reshape(h, w, 3)
+(x0, x1), (y0, y1) = v.viewbox.viewRange()
+top, left = int(round(y0)), int(round(x0))
+want = full[top : top + h, left : left + w]
+same = float((shot[: want.shape[0], : want.shape[1]] == want).all(-1).mean())
+vp = v.graphics.viewport()
+print(json.dumps({"zoom": v.zoom, "dpr": v.device_pixel_ratio(), "grab": [w, h], "logical": [vp.width(), vp.height()],
+                  "same": same}))
+"""
+
+
+@pytest.mark.parametrize("factor", [1.5, 2.0])
+def test_100_percent_is_one_image_pixel_per_device_pixel_on_a_scaled_desktop(tmp_path, factor):
+    cfg = tmp_path / "screen.json"
+    cfg.write_text(json.dumps(SCREEN_JSON))
+    env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={cfg}", "QT_SCALE_FACTOR": str(factor),
+           "PYTHONPATH": str(ROOT / "app")}
+    res = subprocess.run([sys.executable, "-c", HIDPI_CODE], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["dpr"] == pytest.approx(factor) and out["zoom"] == pytest.approx(1.0)
+    assert out["grab"][0] == pytest.approx(out["logical"][0] * factor, abs=1)  # device pixels grabbed
+    assert out["same"] > 0.99, out  # the image's own pixels, one per device pixel
