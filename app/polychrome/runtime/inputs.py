@@ -26,6 +26,7 @@ from .batch import RECORD_NAME, TEMP_PATTERN, recorded_outputs, source_key
 UNSUPPORTED, HIDDEN, SPECIAL, LINK_LOOP, BROKEN_LINK = "unsupported", "hidden", "special", "link loop", "broken link"
 UNREADABLE, OUTPUT, OUTPUT_FOLDER, RECORD, TEMP = "unreadable", "our output", "output folder", "record", "temp file"
 NOT_FOUND, NO_MATCH, EMPTY, SEEN = "not found", "no match", "no images", "already listed"
+SIDECAR = "hints file"
 ERROR_KINDS = frozenset({UNREADABLE, NOT_FOUND, NO_MATCH})
 
 
@@ -193,6 +194,8 @@ class _Walker:
             elif stat.S_ISREG(mode):
                 if name.startswith("."):
                     self.skip(p, "hidden file", HIDDEN)
+                elif name.endswith(".hints.json"):
+                    self.skip(p, f"colour hints for {name[: -len('.hints.json')]}.* (read with it)", SIDECAR)
                 elif not imageio.is_supported(p):
                     self.skip(p, _unsupported_reason(p), UNSUPPORTED)
                 else:
