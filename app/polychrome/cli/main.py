@@ -420,12 +420,15 @@ def _fmt(v) -> str:
 def cmd_evaluate(args) -> int:
     from ..core.metrics import METRIC_INFO
     from ..core.progress import Progress
-    from ..runtime.pipeline import evaluate_files, expand_inputs, summarize
+    from ..runtime.inputs import EMPTY, collect_inputs
+    from ..runtime.pipeline import evaluate_files, summarize
     from .progressbar import ProgressBar
 
-    files, problems = expand_inputs(args.paths)
-    for msg in problems:
-        print(f"error: {msg}", file=sys.stderr)
+    found = collect_inputs(args.paths)
+    files = found.files
+    problems = [s for s in found.skipped if s.is_error or s.kind == EMPTY]
+    for s in found.skipped:
+        print(f"{'error' if s in problems else 'skipped'}: {s.line()}", file=sys.stderr)
     if not files:
         _err("nothing to evaluate")
         return EXIT_FAILURES

@@ -21,7 +21,7 @@ from ..core.progress import Cancelled, Progress, ensure_progress
 from .batch import Plan, PlanItem, RunSpec, plan_run
 from .colorizer import Colorizer, Prediction
 from .evaluation import GRAY, EvalModel, evaluate, score_photo
-from .inputs import Skipped, collect_inputs
+from .inputs import EMPTY, Skipped, collect_inputs
 
 FORMAT_EXT = {"png": ".png", "tiff": ".tif", "jpeg": ".jpg"}
 FORMAT_OF_SOURCE = {"PNG": "png", "TIFF": "tiff", "JPEG": "jpeg", "BMP": "png", "WEBP": "png", "MPO": "jpeg"}
@@ -122,10 +122,11 @@ class BatchResult:
 
 def expand_inputs(paths: Iterable[str], recursive: bool = True, out_dir: Optional[Path] = None,
                   suffix: str = "_color") -> Tuple[List[Path], List[str]]:
-    """Files, folders (searched for supported images) and glob patterns -> (unique files, one line per entry
-    left out and why). :func:`polychrome.runtime.inputs.collect_inputs` has the details (kinds, counts)."""
+    """Files, folders (searched for supported images) and glob patterns -> (unique files, problems: one line per
+    name that gave nothing — not found, no match, unreadable, a folder without images).
+    :func:`polychrome.runtime.inputs.collect_inputs` also lists every entry left out and why (kinds, counts)."""
     found = collect_inputs(paths, recursive=recursive, out_dir=out_dir, suffix=suffix)
-    return found.files, [s.line() for s in found.skipped]
+    return found.files, [s.line() for s in found.skipped if s.is_error or s.kind == EMPTY]
 
 
 FORMAT_OF_EXTENSION = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg",
