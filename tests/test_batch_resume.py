@@ -264,3 +264,20 @@ def test_sigterm_and_ctrl_c_stop_cleanly_and_say_how_to_resume(tmp_path, known_m
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and f"{n - done} colorized, 0 failed, {done} already done" in res.stderr
+
+
+def test_bulk_marks_are_read_back_like_single_ones(tmp_path):
+    spec = RunSpec("m", "1", "0" * 64, 0.38, {"format": "png"})
+    srcs = [gray(tmp_path / f"s{i}.png", i) for i in range(4)]
+    out = tmp_path / "out"
+    out.mkdir()
+    with plan_run(srcs, spec, out) as plan:
+        plan.mark_started([(it, out / f"{it.source.stem}_color.png") for it in plan.todo])
+        for it in plan.todo[:3]:
+            it.output.write_bytes(b"x")
+        plan.mark_finished([(it, it.output, "") for it in plan.todo[:3]] + [(plan.todo[3], None, "bad\nthing")])
+        assert plan.counts() == {"skipped": 0, "done": 3, "failed": 1, "left": 0}
+    with plan_run(srcs, spec, out) as plan:
+        assert [i.action for i in plan] == ["skip", "skip", "skip", "do"]
+        assert plan.todo[0].reason == "failed last time (bad thing)"
+    assert sum(1 for e in record(out) if e["event"] == "spec") == 1

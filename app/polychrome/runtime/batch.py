@@ -520,6 +520,26 @@ class Plan:
         item.status, item.error = FAILED, _line(error)
         item.record.mark(item.source, item.spec, FAILED, error=error, page=item.page)
 
+    def mark_finished(self, results: Iterable[Tuple[PlanItem, Optional[Path], str]]) -> None:
+        """Record many outcomes at once — ``(item, output, "")`` done or ``(item, None, reason)`` failed — with one
+        write and one fsync per record: for engines that get results in batches (20,000 single marks with an
+        fsync each took 10 s here; one bulk mark takes a fraction of that)."""
+        by_record: Dict[int, Tuple[BatchRecord, List[Entry]]] = {}
+        for item, output, error in results:
+            rec = item.record
+            entries = by_record.setdefault(id(rec), (rec, []))[1]
+            head = rec.spec_entry(item.spec)
+            if head is not None and not any(e.event == SPEC and e.key == head.key for e in entries):
+                entries.append(head)
+            if output is not None:
+                item.status, item.output = DONE, Path(output)
+                entries.append(rec.entry(item.source, item.spec, DONE, output=item.output, page=item.page))
+            else:
+                item.status, item.error = FAILED, _line(error or "failed")
+                entries.append(rec.entry(item.source, item.spec, FAILED, error=item.error, page=item.page))
+        for rec, entries in by_record.values():
+            rec.append(entries)
+
     def counts(self) -> Dict[str, int]:
         todo = self.todo
         return {
