@@ -1,10 +1,14 @@
 """Full-resolution merge: the image's own lightness L* + upsampled network ab -> RGB in the source bit depth.
 
 The network predicts ab on a coarse grid (e.g. 64×64 for a 256 px input). The output keeps every pixel's own L*
-at full resolution and only takes colour from the model. The merge runs in cache-sized horizontal strips:
-L* comes from an exact lookup table for gray sources, ab is upsampled once as fixed-point int16 (1/64 ab unit), and
-each strip goes Lab → sRGB in float32 and straight to the output integer type. That is several times faster than
-converting whole float32 images (see ``benchmarks/``) and uses a fraction of the memory.
+at full resolution and only takes colour from the model. The merge runs in bands of rows and never holds a
+full-resolution intermediate: for each band, L* comes from an exact lookup table for gray sources, ab is the
+band's part of the full-resolution upsampling (OpenCV's horizontal pass once on the coarse rows, then the band's
+vertical pass as a small matrix product with OpenCV's own weights), and the band goes Lab → sRGB in float32 and
+straight to the output integer type. :func:`merge_bands` yields the bands one after the other (an encoder can
+write them as they come, see :mod:`polychrome.core.imageio`), so a 100 MP scan is merged with a few MB of
+scratch memory; :func:`merge_full_resolution` fills one output array from the same bands. That is several times
+faster than converting whole float32 images (see ``benchmarks/``) and uses a fraction of the memory.
 
 Colours outside the sRGB gamut are brought inside by reducing their chroma at constant L* and hue (a table of
 the gamut's maximum chroma per L* and hue, applied to the clipped pixels only), so exports keep the scan's
@@ -18,8 +22,10 @@ coarse grid cannot see.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional, Tuple
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Deque, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -87,13 +93,9 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def _guided_upsample(ab: np.ndarray, guide_L: np.ndarray, radius: int = 2, eps: float = 0.02 ** 2) -> np.ndarray:
-    """Fast guided filter: fit ab ≈ A·L + B locally at the coarse scale, upsample A and B, apply to full-res L."""
-    h, w = ab.shape[:2]
-    H, W = guide_L.shape[:2]
-    # Work at twice the coarse resolution (no larger than the image): fine enough to follow edges, still cheap.
-    sh, sw = min(H, 2 * h), min(W, 2 * w)
-    I = cv2.resize(guide_L.astype(np.float32) * np.float32(0.01), (sw, sh), interpolation=cv2.INTER_AREA)  # noqa: E741 (He et al.'s name for the guide)
+def _guided_coefficients(ab: np.ndarray, I: np.ndarray, radius: int, eps: float) -> Tuple[np.ndarray, np.ndarray]:  # noqa: E741
+    """The guided filter's local linear fit ab ≈ A·I + B on the (sh, sw) grid of the guide ``I`` (L*/100)."""
+    sh, sw = I.shape[:2]
     p = cv2.resize(ab, (sw, sh), interpolation=cv2.INTER_CUBIC)
     mean_I = _box(I, radius)
     var_I = _box(I * I, radius) - mean_I * mean_I
@@ -106,6 +108,17 @@ def _guided_upsample(ab: np.ndarray, guide_L: np.ndarray, radius: int = 2, eps: 
         a = cov / (var_I + np.float32(eps))
         A[..., c] = _box(a, radius)
         B[..., c] = _box(mean_p - a * mean_I, radius)
+    return A, B
+
+
+def _guided_upsample(ab: np.ndarray, guide_L: np.ndarray, radius: int = 2, eps: float = 0.02 ** 2) -> np.ndarray:
+    """Fast guided filter: fit ab ≈ A·L + B locally at the coarse scale, upsample A and B, apply to full-res L."""
+    h, w = ab.shape[:2]
+    H, W = guide_L.shape[:2]
+    # Work at twice the coarse resolution (no larger than the image): fine enough to follow edges, still cheap.
+    sh, sw = min(H, 2 * h), min(W, 2 * w)
+    I = cv2.resize(guide_L.astype(np.float32) * np.float32(0.01), (sw, sh), interpolation=cv2.INTER_AREA)  # noqa: E741 (He et al.'s name for the guide)
+    A, B = _guided_coefficients(ab, I, radius, eps)
     A_up = cv2.resize(A, (W, H), interpolation=cv2.INTER_LINEAR)
     B_up = cv2.resize(B, (W, H), interpolation=cv2.INTER_LINEAR)
     out = np.empty((H, W, 2), dtype=np.int16)
@@ -164,17 +177,233 @@ def merge_full_resolution(
 
     ``pixels``: the source, gray (H, W) or RGB (H, W, 3), uint8/uint16 (its own L* is kept).
     ``ab``: (h, w, 2) predicted ab. ``out_dtype``: uint8, uint16 or float32; default: the source's dtype.
-    Returns (H, W, 3) sRGB.
+    Returns (H, W, 3) sRGB: the bands of :func:`merge_bands` in one array.
     """
+    merger = _BandMerger(pixels, ab, out_dtype, method, gamut_map)
+    H, W = merger.shape
+    out = np.empty((H, W, 3), dtype=merger.out_dtype)
+    _run_strips(lambda y0: merger.work(y0, min(H, y0 + STRIP_ROWS), out[y0 : y0 + STRIP_ROWS]), H, threads)
+    return out
+
+
+def merge_bands(
+    pixels: np.ndarray,
+    ab: np.ndarray,
+    out_dtype: Optional[DTypeLike] = None,
+    method: str = "bicubic",
+    threads: int = 2,
+    gamut_map: bool = True,
+) -> Iterator[Tuple[int, np.ndarray]]:
+    """:func:`merge_full_resolution` as a stream: ``(y0, band)`` from the top, each band ((n, W, 3) of
+    ``out_dtype``, n = ``STRIP_ROWS`` but the last) a new array equal to ``merge_full_resolution(...)[y0 : y0 + n]``
+    bit for bit (the same strips, computed the same way).
+
+    Bands are computed ``threads`` at a time on worker threads, a few ahead of the consumer, so an encoder that
+    releases the GIL (zlib, libjpeg) works while the next bands are merged. Memory: a few bands, never a
+    full-resolution array. Closing the generator early stops the workers."""
+    merger = _BandMerger(pixels, ab, out_dtype, method, gamut_map)
+    H, W = merger.shape
+    rows = STRIP_ROWS
+
+    def band(y0: int) -> np.ndarray:
+        y1 = min(H, y0 + rows)
+        dst = np.empty((y1 - y0, W, 3), dtype=merger.out_dtype)
+        merger.work(y0, y1, dst)
+        return dst
+
+    starts = range(0, H, rows)
+    if threads <= 1 or len(starts) < 2:
+        for y0 in starts:
+            yield y0, band(y0)
+        return
+    with _single_threaded_cv2(), ThreadPoolExecutor(max_workers=threads) as ex:
+        pending: Deque[Tuple[int, Future[np.ndarray]]] = deque()
+        it = iter(starts)
+        try:
+            for y0 in it:
+                pending.append((y0, ex.submit(band, y0)))
+                if len(pending) >= 2 * threads:
+                    break
+            while pending:
+                y0, fut = pending.popleft()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, ex.submit(band, nxt)))
+                yield y0, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+
+
+def output_dtype(pixels: np.ndarray, out_dtype: Optional[DTypeLike] = None) -> np.dtype:
+    """The dtype a merge of ``pixels`` writes: ``out_dtype``, else the source's uint8/uint16, else float32."""
     if out_dtype is None:
         out_dtype = pixels.dtype if pixels.dtype in (np.uint8, np.uint16) else np.float32
+    dt = np.dtype(out_dtype)
+    if dt not in (np.uint8, np.uint16, np.float32):
+        raise ValueError(f"unsupported output type {dt}")
+    return dt
+
+
+class _BandMerger:
+    """Merges any band of rows of one image: the source's L* for those rows, their part of the upsampled ab."""
+
+    def __init__(
+        self, pixels: np.ndarray, ab: np.ndarray, out_dtype: Optional[DTypeLike], method: str, gamut_map: bool
+    ) -> None:
+        if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] != 3):
+            raise ValueError(f"expected a gray (H, W) or RGB (H, W, 3) image, got shape {pixels.shape}")
+        self.shape: Tuple[int, int] = (int(pixels.shape[0]), int(pixels.shape[1]))
+        self.out_dtype = output_dtype(pixels, out_dtype)
+        self.gamut_map = gamut_map
+        self.src = _LSource(pixels)
+        ab = np.ascontiguousarray(ab, dtype=np.float32)
+        if ab.ndim != 3 or ab.shape[2] != 2:
+            raise ValueError(f"ab must be (h, w, 2), got {ab.shape}")
+        self.guided: Optional[_GuidedRows] = None
+        if method == "guided":
+            self.guided = _GuidedRows(ab, self.src.rows, self.shape)
+        elif method in _INTERP:
+            # the same int16 fixed point as upsample_ab_fixed, held as float32 for the row passes
+            fixed = np.clip(np.rint(ab * np.float32(_AB_FIXED)), -32768, 32767)
+            self.up = _RowUpsampler(fixed, self.shape, method)
+        else:
+            raise ValueError(f"unknown upsampling method {method!r}; choose one of {', '.join(UPSAMPLE_METHODS)}")
+
+    def work(self, y0: int, y1: int, dst: np.ndarray) -> None:
+        L = self.src.rows(y0, y1).astype(np.float32, copy=False)
+        if self.guided is not None:
+            abf = self.guided.rows(y0, y1, L)
+        else:
+            abf = self.up.rows(y0, y1)
+        np.rint(abf, out=abf)  # the int16 fixed point of upsample_ab_fixed
+        abf *= np.float32(1.0 / _AB_FIXED)
+        lab = cv2.merge([L, abf])
+        rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+        if self.gamut_map:
+            _map_into_gamut(lab, rgb)
+        _store(rgb, dst, self.out_dtype)
+
+
+def _store(rgb: np.ndarray, dst: np.ndarray, out_dtype: np.dtype) -> None:
+    """Float sRGB (0..1, as cv2 returns it) into ``dst`` of ``out_dtype``, rounding to nearest."""
+    if out_dtype == np.uint8:
+        cv2.convertScaleAbs(rgb, dst=dst, alpha=255.0)
+    elif out_dtype == np.uint16:
+        cv2.multiply(rgb, (65535.0, 65535.0, 65535.0, 0.0), dst=dst, dtype=cv2.CV_16U)
+    else:
+        np.clip(rgb, 0.0, 1.0, out=dst)
+
+
+class _RowUpsampler:
+    """Bands of rows of ``cv2.resize(coarse, (W, H), interpolation)`` without computing the rest of it.
+
+    OpenCV's resize is separable: a horizontal pass over the source rows, then each output row a weighted sum of
+    up to four of those rows. Here cv2.resize does the horizontal pass once on the coarse rows ((h, W), small),
+    and a band's vertical pass is one matrix product with OpenCV's weights (its centre-aligned geometry, a = −0.75
+    for bicubic, replicated edges), so a band equals the same rows of the whole upsampling up to float rounding.
+    """
+
+    def __init__(self, coarse: np.ndarray, size: Tuple[int, int], method: str) -> None:
+        coarse = np.ascontiguousarray(coarse, dtype=np.float32)
+        h, w, C = coarse.shape
+        H, W = int(size[0]), int(size[1])
+        self.h, self.H, self.W, self.C, self.method = h, H, W, C, method
+        horizontal = coarse if w == W else cv2.resize(coarse, (W, h), interpolation=_INTERP[method])
+        self.hbuf = np.ascontiguousarray(horizontal).reshape(h, W * C)
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        """(y1 − y0, W, C) float32, a new array."""
+        n = y1 - y0
+        if self.h == self.H:
+            return self.hbuf[y0:y1].reshape(n, self.W, self.C).copy()
+        r0, weights = _vertical_weights(self.method, self.H, self.h, y0, y1)
+        out = weights @ self.hbuf[r0 : r0 + weights.shape[1]]
+        return out.reshape(n, self.W, self.C)
+
+
+def _vertical_weights(method: str, H: int, h: int, y0: int, y1: int) -> Tuple[int, np.ndarray]:
+    """(r0, weights (y1 − y0, k)): output rows y0..y1 of an h → H resize as weights over source rows r0..r0+k,
+    computed as OpenCV's resize computes them (float32 positions and coefficients, replicated edges)."""
+    dy = np.arange(y0, y1, dtype=np.float64)
+    scale = 1.0 / (H / h)  # OpenCV: scale_y = 1 / inv_scale_y
+    if method == "nearest":
+        taps = np.minimum(np.floor(dy * scale).astype(np.int64), h - 1)[:, None]
+        coeffs = np.ones(taps.shape, np.float32)
+    else:
+        fy = ((dy + 0.5) * scale - 0.5).astype(np.float32)
+        sy = np.floor(fy)
+        t = (fy - sy).astype(np.float32)
+        if method == "bilinear":
+            taps = sy.astype(np.int64)[:, None] + np.arange(2)
+            coeffs = np.stack([np.float32(1.0) - t, t], axis=1)
+        else:
+            a = np.float32(_CUBIC_A)
+            one = np.float32(1.0)
+            c0 = ((a * (t + one) - 5 * a) * (t + one) + 8 * a) * (t + one) - 4 * a
+            c1 = ((a + 2) * t - (a + 3)) * t * t + one
+            c2 = ((a + 2) * (one - t) - (a + 3)) * (one - t) * (one - t) + one
+            c3 = one - c0 - c1 - c2
+            taps = sy.astype(np.int64)[:, None] + np.arange(-1, 3)
+            coeffs = np.stack([c0, c1, c2, c3], axis=1)
+    taps = np.clip(taps, 0, h - 1)
+    r0 = int(taps.min())
+    weights = np.zeros((y1 - y0, int(taps.max()) - r0 + 1), np.float32)
+    rows = np.broadcast_to(np.arange(y1 - y0)[:, None], taps.shape)
+    np.add.at(weights, (rows, taps - r0), coeffs.astype(np.float32))
+    return r0, weights
+
+
+_CUBIC_A = -0.75  # OpenCV's bicubic kernel
+
+
+class _GuidedRows:
+    """Bands of rows of the guided upsampling (:func:`_guided_upsample`) from the L* rows of the source."""
+
+    def __init__(
+        self, ab: np.ndarray, L_rows: Callable[[int, int], np.ndarray], size: Tuple[int, int],
+        radius: int = 2, eps: float = 0.02 ** 2,
+    ) -> None:
+        h, w = ab.shape[:2]
+        H, W = size
+        sh, sw = min(H, 2 * h), min(W, 2 * w)
+        I = area_downsample(L_rows, (H, W), (sh, sw)) * np.float32(0.01)  # noqa: E741 (He et al.'s name)
+        A, B = _guided_coefficients(ab, I, radius, eps)
+        self.up = _RowUpsampler(np.concatenate([A, B], axis=2), (H, W), "bilinear")
+
+    def rows(self, y0: int, y1: int, L: np.ndarray) -> np.ndarray:
+        """(n, W, 2) float32 ab in 1/64 units (not yet rounded) for rows y0..y1 whose L* is ``L``."""
+        AB = self.up.rows(y0, y1)
+        g = L[:, :, None] * np.float32(0.01 * _AB_FIXED)
+        v = AB[..., :2] * g
+        v += AB[..., 2:] * np.float32(_AB_FIXED)
+        return np.clip(v, -32768, 32767, out=v)
+
+
+def area_downsample(
+    rows: Callable[[int, int], np.ndarray], shape: Tuple[int, int], size: Tuple[int, int], band: int = 256
+) -> np.ndarray:
+    """``cv2.resize(full, (w, h), INTER_AREA)`` of an (H, W) float image given band by band (``rows(y0, y1)``),
+    never holding it whole: each band is shrunk across, then the (H, w) result down (area averaging is separable;
+    equal to the one-pass resize up to float rounding). ``size`` = (h, w) must not exceed ``shape``."""
+    H, W = int(shape[0]), int(shape[1])
+    h, w = int(size[0]), int(size[1])
+    across = np.empty((H, w), np.float32)
+    for y0 in range(0, H, band):
+        y1 = min(H, y0 + band)
+        r = np.asarray(rows(y0, y1), dtype=np.float32)
+        across[y0:y1] = r if w == W else cv2.resize(r, (w, y1 - y0), interpolation=cv2.INTER_AREA)
+    return across if h == H else cv2.resize(across, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def resized_lightness(pixels: np.ndarray, size: Tuple[int, int], interpolation: int) -> np.ndarray:
+    """L* of ``pixels`` resized to ``size`` = (h, w) (the network's input) without a full-resolution L* map when
+    shrinking with INTER_AREA; other cases (small images being enlarged) resize the whole L*."""
     H, W = pixels.shape[:2]
-    src = _LSource(pixels)
-    guide = lightness(pixels) if method == "guided" else None
-    ab_fixed = upsample_ab_fixed(ab, (H, W), method, guide)
-    if guide is not None:
-        return _merge(lambda y0, y1: guide[y0:y1], (H, W), ab_fixed, out_dtype, threads, gamut_map)
-    return _merge(src.rows, (H, W), ab_fixed, out_dtype, threads, gamut_map)
+    h, w = int(size[0]), int(size[1])
+    if interpolation == cv2.INTER_AREA and h <= H and w <= W:
+        return area_downsample(_LSource(pixels).rows, (H, W), (h, w))
+    return cv2.resize(lightness(pixels), (w, h), interpolation=interpolation)
 
 
 # -- gamut mapping -----------------------------------------------------------------------------------------------
@@ -248,19 +477,41 @@ def _fit_chroma(lab: np.ndarray) -> np.ndarray:
 _GAMUT_TOL = 2e-5  # on linear RGB: float noise, not colour
 
 
+_VOID3 = np.dtype((np.void, 12))  # one float32 (L*, a*, b*) or (R, G, B) pixel as a single item
+_LAB_TO_F = np.array(  # (L*, a*, b*, 1) -> (fx, fy, fz) of the CIE formulas
+    [[1 / 116, 1 / 500, 0, 16 / 116], [1 / 116, 0, 0, 16 / 116], [1 / 116, 0, -1 / 200, 16 / 116]], np.float32
+)
+_XYZN_TO_LINEAR = np.ascontiguousarray(_XYZN2RGB, dtype=np.float32)
+
+
+def _outside_gamut(lab: np.ndarray) -> np.ndarray:
+    """Bool (n,): which Lab colours (n, 3) fall outside sRGB by more than float noise (``_GAMUT_TOL`` on linear
+    RGB) — :func:`_lab_to_linear`'s test, with OpenCV doing the arithmetic on the few pixels it is asked about."""
+    f = cv2.transform(lab.reshape(-1, 1, 3), _LAB_TO_F)
+    d = 6.0 / 29.0
+    xyz = (f - np.float32(4.0 / 29.0)) * np.float32(3.0 * d * d)  # the linear segment, f <= 6/29
+    above = cv2.compare(f, np.full((1, 1, 3), d, np.float32), cv2.CMP_GT)
+    cv2.copyTo(cv2.multiply(cv2.multiply(f, f), f), above, dst=xyz)
+    lin = cv2.transform(xyz, _XYZN_TO_LINEAR)
+    tol = _GAMUT_TOL
+    return cv2.inRange(lin, (-tol, -tol, -tol), (1 + tol, 1 + tol, 1 + tol)).ravel() == 0
+
+
 def _map_into_gamut(lab: np.ndarray, rgb: np.ndarray) -> None:
     """Replace clipped colours in ``rgb`` (from cv2, which clips) by the most saturated in-gamut colour of the
-    same L* and hue. Only pixels with a channel at 0 or 1 are examined, so typical strips cost one extra pass."""
+    same L* and hue. Only pixels with a channel at 0 or 1 are examined (found, gathered and scattered back by
+    OpenCV and one-item numpy takes), so a strip costs one extra pass plus a little per clipped pixel."""
     inside = cv2.inRange(rgb, (1e-7, 1e-7, 1e-7), (1.0 - 1e-7, 1.0 - 1e-7, 1.0 - 1e-7))
     if cv2.countNonZero(inside) == inside.size:
         return
-    ys, xs = np.nonzero(inside == 0)
-    sub = lab[ys, xs]
-    tol = np.float32(_GAMUT_TOL)
-    lin = _lab_to_linear(sub)
-    oog = ((lin < -tol) | (lin > 1 + tol)).any(axis=-1)
+    xy = cv2.findNonZero(cv2.bitwise_not(inside)).reshape(-1, 2)  # (x, y) of the clipped pixels
+    flat = xy[:, 1].astype(np.intp) * rgb.shape[1] + xy[:, 0].astype(np.intp)
+    items = np.take(np.ascontiguousarray(lab).reshape(-1, 3).view(_VOID3).ravel(), flat)
+    sub = items.view(np.float32).reshape(-1, 3)
+    oog = _outside_gamut(sub)
     if oog.any():
-        rgb[ys[oog], xs[oog]] = cv2.cvtColor(_fit_chroma(sub[oog])[None], cv2.COLOR_Lab2RGB)[0]
+        mapped = np.ascontiguousarray(cv2.cvtColor(_fit_chroma(sub[oog])[None], cv2.COLOR_Lab2RGB)[0])
+        rgb.reshape(-1, 3).view(_VOID3).ravel()[flat[oog]] = mapped.view(_VOID3).ravel()
 
 
 # -- strips ------------------------------------------------------------------------------------------------------
@@ -287,20 +538,11 @@ def _merge(
         Ls = L_rows(y0, y1).astype(np.float32, copy=False)
         abf = ab_fixed[y0:y1].astype(np.float32)
         abf *= scale
-        lab = cv2.merge([Ls, abf[..., 0], abf[..., 1]])
+        lab = cv2.merge([Ls, abf])
         rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
         if gamut_map:
             _map_into_gamut(lab, rgb)
-        if out_dtype == np.uint8:
-            cv2.convertScaleAbs(rgb, dst=out[y0:y1], alpha=255.0)
-        elif out_dtype == np.uint16:
-            np.multiply(rgb, np.float32(65535.0), out=rgb)
-            np.add(rgb, np.float32(0.5), out=rgb)
-            np.clip(rgb, 0.0, 65535.0, out=rgb)
-            out[y0:y1] = rgb.astype(np.uint16)
-        else:
-            np.clip(rgb, 0.0, 1.0, out=rgb)
-            out[y0:y1] = rgb
+        _store(rgb, out[y0:y1], out_dtype)
 
     _run_strips(work, H, threads)
     return out
@@ -311,26 +553,32 @@ _STRIP_SAVED_THREADS = 0
 _STRIP_LOCK = threading.Lock()
 
 
-def _run_strips(work: Callable[[int], None], H: int, threads: int) -> None:
-    starts = range(0, H, STRIP_ROWS)
-    if threads > 1 and H >= 4 * STRIP_ROWS:
-        # cv2 releases the GIL inside each call, so strips run in parallel; cv2's own threads would only compete.
-        # cv2's thread count is process-wide: the first of overlapping merges (an export beside an exact preview)
-        # saves it and the last one restores it.
+class _single_threaded_cv2:
+    """cv2's own threads off while strips run in parallel on ours (cv2 releases the GIL inside each call; its
+    threads would only compete). cv2's thread count is process-wide: the first of overlapping merges (an export
+    beside an exact preview) saves it and the last one restores it."""
+
+    def __enter__(self) -> None:
         global _STRIP_USERS, _STRIP_SAVED_THREADS
         with _STRIP_LOCK:
             if _STRIP_USERS == 0:
                 _STRIP_SAVED_THREADS = cv2.getNumThreads()
                 cv2.setNumThreads(1)
             _STRIP_USERS += 1
-        try:
-            with ThreadPoolExecutor(max_workers=threads) as ex:
-                list(ex.map(work, starts))
-        finally:
-            with _STRIP_LOCK:
-                _STRIP_USERS -= 1
-                if _STRIP_USERS == 0:
-                    cv2.setNumThreads(_STRIP_SAVED_THREADS)
+
+    def __exit__(self, *exc: object) -> None:
+        global _STRIP_USERS
+        with _STRIP_LOCK:
+            _STRIP_USERS -= 1
+            if _STRIP_USERS == 0:
+                cv2.setNumThreads(_STRIP_SAVED_THREADS)
+
+
+def _run_strips(work: Callable[[int], None], H: int, threads: int) -> None:
+    starts = range(0, H, STRIP_ROWS)
+    if threads > 1 and H >= 4 * STRIP_ROWS:
+        with _single_threaded_cv2(), ThreadPoolExecutor(max_workers=threads) as ex:
+            list(ex.map(work, starts))
     else:
         for y0 in starts:
             work(y0)
