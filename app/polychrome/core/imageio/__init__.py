@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -61,11 +61,23 @@ from ._common import (
     truncated,
 )
 from .decode import apply_orientation, channels_nearly_equal, composite_on_white, decode_format, to_uint8_or_16
-from .encode import check_pixels, encode_jpeg, encode_png, exif_for_jpeg, write_tiff
+from .encode import (
+    Bands,
+    check_bands,
+    check_pixels,
+    encode_jpeg,
+    encode_png,
+    exif_for_jpeg,
+    write_jpeg_bands,
+    write_png_bands,
+    write_tiff,
+    write_tiff_bands,
+)
 from .exif import exif_orientation, exif_with_orientation_1, exif_without_thumbnail, normalize_exif
 from .probe import page_count, probe_image, read_header
 
 __all__ = [
+    "Bands",
     "DEFAULT_MAX_PIXELS",
     "MIN_SIDE",
     "SUPPORTED_EXTENSIONS",
@@ -180,9 +192,19 @@ def _read_image(path: Path, max_pixels: int | None, min_side: int, page: int | N
     )
 
 
+def _reporting(image: Bands, report: Callable[[float], None]) -> Iterator[np.ndarray]:
+    """The bands of ``image``, reporting the fraction of rows handed out after each (report may raise to stop)."""
+    done = 0
+    report(0.0)
+    for band in image.bands:
+        yield band
+        done += band.shape[0]
+        report(done / image.shape[0])
+
+
 def write_image(
     path: str | os.PathLike[str],
-    pixels: np.ndarray,
+    pixels: np.ndarray | Bands,
     *,
     format: str | None = None,  # noqa: A002 -- the documented keyword
     bit_depth: int | None = None,
@@ -211,7 +233,7 @@ def write_image(
     arguments (wrong dtype or shape, bit_depth other than 8/16, quality out of range).
     """
     target = Path(path)
-    arr = check_pixels(pixels)
+    arr = check_bands(pixels) if isinstance(pixels, Bands) else check_pixels(pixels)
     if bit_depth is None:
         bit_depth = 16 if arr.dtype == np.uint16 else 8
     if bit_depth not in (8, 16):
@@ -255,28 +277,46 @@ def write_image(
         if progress is not None:
             progress(frac)
 
+    if isinstance(arr, Bands):  # an image that is never whole in memory: written band by band
+        bands = arr.converted(8 if fmt == "JPEG" else bit_depth)
+        if progress is not None:
+            bands = Bands(bands.shape, bands.dtype, _reporting(bands, report))
+        jpeg_exif_b = exif_for_jpeg(exif_block, target) if exif_block and fmt == "JPEG" else None
+
+        def write(f: BinaryIO) -> None:
+            if fmt == "JPEG":
+                write_jpeg_bands(f, bands, int(quality), icc_bytes, jpeg_exif_b)
+            elif fmt == "PNG":
+                write_png_bands(f, bands, icc_bytes, exif_block)
+            else:
+                write_tiff_bands(f, bands, icc_bytes, exif_block)
+
+        atomic_write(target, write, overwrite)
+        return target
+    pixels_arr: np.ndarray = arr
+
     if fmt == "JPEG":
-        arr = convert_bit_depth(arr, 8)
+        arr_out = convert_bit_depth(pixels_arr, 8)
         jpeg_exif = exif_for_jpeg(exif_block, target) if exif_block else None
 
         def write(f: BinaryIO) -> None:
             report(0.0)
-            f.write(encode_jpeg(arr, int(quality), icc_bytes, jpeg_exif))
+            f.write(encode_jpeg(arr_out, int(quality), icc_bytes, jpeg_exif))
             report(1.0)
 
     elif fmt == "PNG":
-        arr = convert_bit_depth(arr, bit_depth)
+        arr_out = convert_bit_depth(pixels_arr, bit_depth)
 
         def write(f: BinaryIO) -> None:
             report(0.0)
-            f.write(encode_png(arr, icc_bytes, exif_block))
+            f.write(encode_png(arr_out, icc_bytes, exif_block))
             report(1.0)
 
     else:
-        arr = convert_bit_depth(arr, bit_depth)
+        arr_out = convert_bit_depth(pixels_arr, bit_depth)
 
         def write(f: BinaryIO) -> None:
-            write_tiff(f, arr, icc_bytes, exif_block, progress)
+            write_tiff(f, arr_out, icc_bytes, exif_block, progress)
 
     atomic_write(target, write, overwrite)
     return target
