@@ -20,7 +20,17 @@ from numpy.typing import DTypeLike
 from ..core.decode import LogitsDecoder, softmax_t
 from ..core.errors import ImageReadError
 from ..core.hints import ColorHint, rasterize_hints
-from ..core.merge import PreviewMerger, lightness, merge_full_resolution, merge_lab, upsample_ab_fixed
+from ..core.imageio import Bands
+from ..core.merge import (
+    PreviewMerger,
+    lightness,
+    merge_bands,
+    merge_full_resolution,
+    merge_lab,
+    output_dtype,
+    resized_lightness,
+    upsample_ab_fixed,
+)
 from ..core.pixels import fit_max_side
 from ..core.progress import Progress, ensure_progress
 from .manifest import ModelManifest
@@ -72,11 +82,12 @@ class Colorizer:
         return self.manifest.default_T
 
     # -- inference ------------------------------------------------------------------------------
-    def prepare(self, L: np.ndarray) -> PreparedInput:
-        """Resize L* so its long side is the model's input size, snap to the stride, normalise, pad if fixed."""
+    def prepare(self, L: Optional[np.ndarray], pixels: Optional[np.ndarray] = None) -> PreparedInput:
+        """Resize L* so its long side is the model's input size, snap to the stride, normalise, pad if fixed.
+        With ``pixels`` (and ``L`` None) the L* is taken from the source band by band instead."""
         m = self.manifest
         s = m.stride
-        H, W = L.shape
+        H, W = (pixels if pixels is not None else L).shape[:2]  # type: ignore[union-attr]
         if m.fixed_hw:
             fh, fw = m.fixed_hw
             scale = min(fh / H, fw / W)
@@ -87,7 +98,11 @@ class Colorizer:
             h_in = max(s, int(round(H * scale / s)) * s)
             w_in = max(s, int(round(W * scale / s)) * s)
         interp = cv2.INTER_AREA if (h_in < H and w_in < W) else cv2.INTER_CUBIC
-        small = cv2.resize(L.astype(np.float32, copy=False), (w_in, h_in), interpolation=interp)
+        if pixels is not None:  # L* straight from the source's rows, no full-resolution L* map
+            small = resized_lightness(pixels, (h_in, w_in), interp)
+        else:
+            assert L is not None
+            small = cv2.resize(L.astype(np.float32, copy=False), (w_in, h_in), interpolation=interp)
         np.clip(small, 0.0, 100.0, out=small)
         x = (small - np.float32(m.l_offset)) * np.float32(1.0 / m.l_scale)
         if m.fixed_hw:
@@ -111,16 +126,20 @@ class Colorizer:
         ab[0, :, :h_in, :w_in], mask[0, :, :h_in, :w_in] = rasterize_hints(hints, image_shape, (h_in, w_in))
         return ab, mask
 
-    def logits_for(self, L: np.ndarray, hints: Optional[Sequence[ColorHint]] = None) -> np.ndarray:
-        """(Q, h, w) logits for a full-resolution L* map (one inference), steered by ``hints`` if given."""
-        prep = self.prepare(L)
+    def logits_for(
+        self, L: Optional[np.ndarray], hints: Optional[Sequence[ColorHint]] = None, pixels: Optional[np.ndarray] = None
+    ) -> np.ndarray:
+        """(Q, h, w) logits for a full-resolution L* map (one inference), steered by ``hints`` if given; or for the
+        source ``pixels`` (``L`` None), whose L* is then never made at full resolution."""
+        prep = self.prepare(L, pixels)
+        prep_shape = (pixels if pixels is not None else L).shape[:2]  # type: ignore[union-attr]
         hint_ab = hint_mask = None
         if hints:
             if not self.takes_hints:
                 from ..core.errors import ModelError
 
                 raise ModelError(f"{self.manifest.path or self.manifest.name}: this model does not take colour hints")
-            hint_ab, hint_mask = self.hint_maps(hints, L.shape, prep)
+            hint_ab, hint_mask = self.hint_maps(hints, prep_shape, prep)
         out = self.session.run(prep.tensor, hint_ab, hint_mask)
         m = self.manifest
         hp, wp = prep.tensor.shape[2:]
@@ -146,11 +165,10 @@ class Colorizer:
         progress = ensure_progress(progress)
         if pixels.ndim not in (2, 3) or min(pixels.shape[:2]) < 1:
             raise ImageReadError(name or "image", f"cannot colorize an array of shape {pixels.shape}")
-        L = lightness(pixels)
         progress.check()
-        logits = self.logits_for(L, hints)
+        logits = self.logits_for(None, hints, pixels=pixels)
         progress.check()
-        return Prediction(pixels, L, logits, self.manifest)
+        return Prediction(pixels, None, logits, self.manifest)  # L* is made when asked for (the app), not here
 
 
 def raise_contract(m: ModelManifest, what: str) -> None:
@@ -162,9 +180,11 @@ def raise_contract(m: ModelManifest, what: str) -> None:
 class Prediction:
     """Cached network output for one image. Every method is pure decoding: no inference."""
 
-    def __init__(self, pixels: np.ndarray, L: np.ndarray, logits: np.ndarray, manifest: ModelManifest) -> None:
+    def __init__(
+        self, pixels: np.ndarray, L: Optional[np.ndarray], logits: np.ndarray, manifest: ModelManifest
+    ) -> None:
         self.pixels = pixels
-        self.L = L
+        self._L = L
         self.manifest = manifest
         self.decoder = LogitsDecoder(logits, manifest.bins.centers)
         self._preview_L: Optional[np.ndarray] = None
@@ -172,8 +192,15 @@ class Prediction:
         self._preview_merger: Optional[PreviewMerger] = None
 
     @property
+    def L(self) -> np.ndarray:
+        """Full-resolution L* (H, W) float32 of the source, made on first use (an export never needs it whole)."""
+        if self._L is None:
+            self._L = lightness(self.pixels)
+        return self._L
+
+    @property
     def shape(self) -> Tuple[int, int]:
-        return self.L.shape
+        return (int(self.pixels.shape[0]), int(self.pixels.shape[1]))
 
     @property
     def grid_shape(self) -> Tuple[int, int]:
@@ -195,8 +222,24 @@ class Prediction:
         pixels = fit_max_side(self.pixels, max_side)
         return merge_full_resolution(pixels, self.ab(T), out_dtype=out_dtype, method=method, gamut_map=gamut_map)
 
+    def render_bands(
+        self,
+        T: float,
+        out_dtype: Optional[DTypeLike] = None,
+        method: str = "bicubic",
+        max_side: Optional[int] = None,
+        gamut_map: bool = True,
+    ) -> Bands:
+        """:meth:`render` as bands of rows for :func:`polychrome.core.imageio.write_image`: the same pixels, never
+        a full-resolution array (a 100 MP scan is written with a few MB besides its own pixels)."""
+        pixels = fit_max_side(self.pixels, max_side)
+        dtype = output_dtype(pixels, out_dtype)
+        shape = (int(pixels.shape[0]), int(pixels.shape[1]), 3)
+        bands = merge_bands(pixels, self.ab(T), out_dtype=dtype, method=method, gamut_map=gamut_map)
+        return Bands(shape, dtype, (band for _, band in bands))
+
     def preview_size(self, max_pixels: int = PREVIEW_PIXELS) -> Tuple[int, int]:
-        H, W = self.L.shape
+        H, W = self.shape
         s = min(1.0, math.sqrt(max_pixels / float(H * W)))
         return max(1, int(H * s)), max(1, int(W * s))
 
@@ -236,7 +279,7 @@ class Prediction:
 
     def cell_of(self, y: float, x: float) -> Tuple[int, int]:
         """The network-grid cell under full-resolution image coordinates (y, x)."""
-        H, W = self.L.shape
+        H, W = self.shape
         h, w = self.decoder.shape
         return (min(h - 1, max(0, int(y * h / H))), min(w - 1, max(0, int(x * w / W))))
 

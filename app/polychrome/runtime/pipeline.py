@@ -233,8 +233,9 @@ def write_prediction(
     bits = target_bits(source, opts, fmt)
     if progress is not None:
         progress(0.0, "colouring")
-    rgb = prediction.render(T, out_dtype=np.uint16 if bits == 16 else np.uint8, method=opts.upsample,
-                            max_side=opts.max_side, gamut_map=opts.gamut != "clip")
+    # rendered band by band as the encoder writes: no full-resolution output array (bounded memory for big scans)
+    rgb = prediction.render_bands(T, out_dtype=np.uint16 if bits == 16 else np.uint8, method=opts.upsample,
+                                  max_side=opts.max_side, gamut_map=opts.gamut != "clip")
     report = progress
     written = None if report is None else (lambda f: report(RENDER_SHARE + (1.0 - RENDER_SHARE) * f, "writing"))
     return imageio.write_image(
