@@ -28,6 +28,8 @@ class HintOverlay(pg.GraphicsObject):
         self._rect = QRectF()
         self._drag_index: Optional[int] = None
         self.setAcceptHoverEvents(True)
+        # the overlay only takes the mouse: without contents Qt never paints it, so a T step repaints no more
+        self.setFlag(self.GraphicsItemFlag.ItemHasNoContents, True)
         image_view.viewbox.addItem(self)
         self.patches = pg.ScatterPlotItem(pxMode=False, brush=None,
                                           pen=pg.mkPen(QColor(255, 255, 255, 210), width=1, style=Qt.PenStyle.DashLine))
@@ -35,6 +37,7 @@ class HintOverlay(pg.GraphicsObject):
         self.rings = pg.ScatterPlotItem(pxMode=True, brush=None, pen=pg.mkPen(QColor(0, 0, 0), width=2))
         for item, z in ((self.patches, 18), (self.rings, 19), (self.swatches, 19.5)):
             item.setZValue(z)
+            item.setVisible(False)  # shown only while there are points to draw
             image_view.viewbox.addItem(item)
         controller.changed.connect(self.refresh)
 
@@ -63,11 +66,15 @@ class HintOverlay(pg.GraphicsObject):
         c = self.controller
         m = c.model
         pts = c.points_in_view(self.shown()) if m.visible else []
+        items = (self.swatches, self.rings, self.patches)
         if not pts:
-            self.swatches.setData([], [])
-            self.rings.setData([], [])
-            self.patches.setData([], [])
+            for item in items:
+                if item.isVisible():  # nothing to draw: hidden items cost a repaint nothing
+                    item.setData([], [])
+                    item.setVisible(False)
             return
+        for item in items:
+            item.setVisible(True)
         ys = [p[0] for p in pts]
         xs = [p[1] for p in pts]
         brushes = [pg.mkBrush(*p[3]) for p in pts]
