@@ -7,11 +7,16 @@ import pytest
 
 from polychrome.core import imageio
 
-ray = pytest.importorskip("ray", reason="the Ray engine needs the 'cluster' extra (pip install 'ray[data]')")
+try:
+    import ray
+except ImportError:
+    ray = None
 
 
 @pytest.fixture(scope="module")
 def local_ray():
+    if ray is None:
+        pytest.skip("the Ray engine needs the 'cluster' extra (pip install 'ray[data]')")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield
     ray.shutdown()
@@ -83,3 +88,17 @@ def test_interrupted_ray_run_is_resumed(tmp_path, known_model, local_ray):
         res = run_plan_ray(known_model, plan, opts, workers=2)
     assert len(res.succeeded) == 3
     assert sorted(p.name for p in out.glob("*_color*")) == ["scan0_color.jpg", "scan1_color.png", "scan2_color.jpg"]
+
+
+def test_without_ray_the_option_says_how_to_install_it(tmp_path, monkeypatch, capsys, known_model):
+    from polychrome.cli.main import main
+    from polychrome.runtime import ray_engine
+
+    monkeypatch.setattr(ray_engine.importlib.util, "find_spec", lambda name: None)
+    assert "pip install 'polychrome[cluster]'" in ray_engine.missing_ray()
+    files = _scans(tmp_path / "in", 1)
+    code = main(["colorize", str(files[0]), "-o", str(tmp_path / "out"), "--engine", "ray", "--model",
+                 str(known_model)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--engine ray needs Ray" in err and "pip install" in err
+    assert not (tmp_path / "out" / "polychrome-batch.jsonl").exists()  # refused before any work

@@ -80,6 +80,10 @@ def colorize_args(c: argparse.ArgumentParser) -> None:
     c.add_argument("--max-pixels", type=_positive_float("--max-pixels"), default=200,
                    help="refuse images over this many megapixels (200)")
     c.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
+    c.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: a Ray cluster (the 'cluster' extra), same outputs and record")
+    c.add_argument("--address", metavar="ADDR", default=None,
+                   help="with --engine ray: the cluster to join (e.g. auto, or ray://head:10001); none: a local Ray")
     c.add_argument("--redo", action="store_true",
                    help="colorize everything again, also what the batch record lists as done (our own earlier "
                         "outputs are replaced, other files never)")
@@ -303,6 +307,14 @@ def cmd_colorize(args) -> int:
         except OSError as exc:
             _err(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}")
             return EXIT_USAGE
+    if args.engine == "ray":
+        from ..runtime.ray_engine import missing_ray
+
+        problem = missing_ray() or (
+            "--engine ray does not take --hints or --reference" if args.hints or args.reference else None)
+        if problem:
+            _err(problem)
+            return EXIT_USAGE
     entry = find_model(args.model)  # the manifest and the checksum; the session is only opened for work to do
     for w in entry.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -343,7 +355,7 @@ def cmd_colorize(args) -> int:
             print(f"{len(plan.skipped)} already done with this model and options (batch record); "
                   f"{len(todo)} to do" + (" (--redo to do all again)" if not args.redo else ""), file=sys.stderr)
         plan.mark_run(["polychrome", *args.argv], model=spec.model, model_version=spec.model_version,
-                      model_sha256=spec.model_sha256, engine="local")
+                      model_sha256=spec.model_sha256, engine=args.engine)
 
         bar = ProgressBar("colorizing ", enabled=None if not args.no_progress else False)
         token = CancelToken()
@@ -362,7 +374,13 @@ def cmd_colorize(args) -> int:
         interrupted = False
         with _Stop(token) as stop:
             try:
-                if todo:
+                if todo and args.engine == "ray":
+                    from ..runtime.ray_engine import run_plan_ray
+
+                    batch = run_plan_ray(entry.path, plan, opts, provider=args.provider, input_size=args.input_size,
+                                         address=args.address, progress=Progress(bar, cancel=token),
+                                         on_result=report)
+                elif todo:
                     batch = run_plan(col, plan, opts, Progress(bar, cancel=token), on_result=report,
                                      all_pages=args.all_pages)
                 else:

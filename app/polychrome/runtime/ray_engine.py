@@ -158,6 +158,9 @@ def run_plan_ray(
     claimed = claim_outputs(plan, todo, opts)
     started = _connect(address, num_cpus)
     try:
+        import logging
+
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # the CLI has its own progress and summary
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         if workers is None:
