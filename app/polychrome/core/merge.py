@@ -280,6 +280,10 @@ class _BandMerger:
         abf *= np.float32(1.0 / _AB_FIXED)
         lab = cv2.merge([L, abf])
         rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+        if self.gamut_map and self.out_dtype == np.uint8:
+            _store(rgb, dst, self.out_dtype)
+            _map_into_gamut_u8(lab, dst)
+            return
         if self.gamut_map:
             _map_into_gamut(lab, rgb)
         _store(rgb, dst, self.out_dtype)
@@ -498,10 +502,19 @@ def _outside_gamut(lab: np.ndarray) -> np.ndarray:
 
 
 def _map_into_gamut(lab: np.ndarray, rgb: np.ndarray) -> None:
-    """Replace clipped colours in ``rgb`` (from cv2, which clips) by the most saturated in-gamut colour of the
-    same L* and hue. Only pixels with a channel at 0 or 1 are examined (found, gathered and scattered back by
+    """Replace clipped colours in ``rgb`` (float, from cv2, which clips) by the most saturated in-gamut colour of
+    the same L* and hue. Only pixels with a channel at 0 or 1 are examined (found, gathered and scattered back by
     OpenCV and one-item numpy takes), so a strip costs one extra pass plus a little per clipped pixel."""
-    inside = cv2.inRange(rgb, (1e-7, 1e-7, 1e-7), (1.0 - 1e-7, 1.0 - 1e-7, 1.0 - 1e-7))
+    _map_candidates(lab, rgb, cv2.inRange(rgb, (1e-7, 1e-7, 1e-7), (1.0 - 1e-7, 1.0 - 1e-7, 1.0 - 1e-7)), None)
+
+
+def _map_into_gamut_u8(lab: np.ndarray, out: np.ndarray) -> None:
+    """:func:`_map_into_gamut` on an 8-bit result already stored: the candidates are the pixels with a channel at 0
+    or 255 (a superset of those cv2 clipped; the exact test sorts them), found on a quarter of the bytes."""
+    _map_candidates(lab, out, cv2.inRange(out, (1, 1, 1), (254, 254, 254)), 255.0)
+
+
+def _map_candidates(lab: np.ndarray, rgb: np.ndarray, inside: np.ndarray, u8_scale: Optional[float]) -> None:
     if cv2.countNonZero(inside) == inside.size:
         return
     xy = cv2.findNonZero(cv2.bitwise_not(inside)).reshape(-1, 2)  # (x, y) of the clipped pixels
@@ -509,9 +522,17 @@ def _map_into_gamut(lab: np.ndarray, rgb: np.ndarray) -> None:
     items = np.take(np.ascontiguousarray(lab).reshape(-1, 3).view(_VOID3).ravel(), flat)
     sub = items.view(np.float32).reshape(-1, 3)
     oog = _outside_gamut(sub)
-    if oog.any():
-        mapped = np.ascontiguousarray(cv2.cvtColor(_fit_chroma(sub[oog])[None], cv2.COLOR_Lab2RGB)[0])
-        rgb.reshape(-1, 3).view(_VOID3).ravel()[flat[oog]] = mapped.view(_VOID3).ravel()
+    if not oog.all():  # usually every clipped pixel is outside the gamut: no second selection then
+        if not oog.any():
+            return
+        flat = flat[oog]
+        sub = items[oog].view(np.float32).reshape(-1, 3)
+    mapped = cv2.cvtColor(_fit_chroma(sub)[None], cv2.COLOR_Lab2RGB)
+    if u8_scale is not None:
+        mapped = cv2.convertScaleAbs(mapped, alpha=u8_scale)
+    mapped = np.ascontiguousarray(mapped[0])
+    item = np.dtype((np.void, 3 * rgb.dtype.itemsize))
+    rgb.reshape(-1, 3).view(item).ravel()[flat] = mapped.view(item).ravel()
 
 
 # -- strips ------------------------------------------------------------------------------------------------------
