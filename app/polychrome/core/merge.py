@@ -350,11 +350,14 @@ def _vertical_weights(method: str, H: int, h: int, y0: int, y1: int) -> Tuple[in
             c3 = one - c0 - c1 - c2
             taps = sy.astype(np.int64)[:, None] + np.arange(-1, 3)
             coeffs = np.stack([c0, c1, c2, c3], axis=1)
-    taps = np.clip(taps, 0, h - 1)
-    r0 = int(taps.min())
-    weights = np.zeros((y1 - y0, int(taps.max()) - r0 + 1), np.float32)
+    clipped = np.clip(taps, 0, h - 1)
+    r0 = int(clipped.min())
+    weights = np.zeros((y1 - y0, int(clipped.max()) - r0 + 1), np.float32)
     rows = np.broadcast_to(np.arange(y1 - y0)[:, None], taps.shape)
-    np.add.at(weights, (rows, taps - r0), coeffs.astype(np.float32))
+    if (clipped == taps).all():  # inside: every tap is its own source row
+        weights[rows, taps - r0] = coeffs
+    else:  # at the edges replicated rows collect several taps
+        np.add.at(weights, (rows, clipped - r0), coeffs.astype(np.float32))
     return r0, weights
 
 
