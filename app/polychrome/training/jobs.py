@@ -94,20 +94,14 @@ class DataScan:
 
 
 def _thumbnail(path: str, side: int) -> Any:
-    import cv2
     import numpy as np
 
+    from ..core.pixels import fit_max_side, to_uint8
     from .data import read_pixels
 
-    px = read_pixels(path)
-    if px.dtype == np.uint16:
-        px = (px // 257).astype(np.uint8)
+    px = fit_max_side(to_uint8(read_pixels(path)), side)
     if px.ndim == 2:
         px = np.repeat(px[..., None], 3, axis=2)
-    h, w = px.shape[:2]
-    s = side / max(h, w)
-    if s < 1:
-        px = cv2.resize(px, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(px)
 
 

@@ -60,7 +60,6 @@ from .model import (  # noqa: F401 - re-exported: the feature's public names
     format_metric,
     has_ground_truth,
     resize_area,
-    to_uint8,
 )
 
 log = logging.getLogger(__name__)

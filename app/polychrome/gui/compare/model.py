@@ -19,6 +19,7 @@ import numpy as np
 from ...core.color import NEAR_GRAY_CHROMA, mean_chroma
 from ...core.merge import merge_lab, upsample_ab_fixed
 from ...core.metrics import METRIC_INFO, compute_all, delta_e_map
+from ...core.pixels import to_uint8
 from ...runtime.colorizer import PREVIEW_PIXELS
 
 log = logging.getLogger(__name__)
@@ -71,15 +72,6 @@ def resize_area(img: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     if img.shape[:2] == tuple(size):
         return img
     return cv2.resize(img, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
-
-
-def to_uint8(img: np.ndarray) -> np.ndarray:
-    """uint8 copy of a uint8 / uint16 / float (0..1) image (uint8 is returned as it is)."""
-    if img.dtype == np.uint8:
-        return img
-    if img.dtype == np.uint16:
-        return ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    return np.clip(np.rint(np.asarray(img, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
 def has_ground_truth(pixels: np.ndarray, threshold: float = NEAR_GRAY_CHROMA) -> bool:
