@@ -29,43 +29,16 @@ from polychrome.runtime.colorizer import Colorizer  # noqa: E402
 from polychrome.runtime.session import ModelSession, read_manifest  # noqa: E402
 from polychrome.training.zhang import (  # noqa: E402
     SOURCE_KEY,
-    expected_layout,
     hash_warning,
     import_original_model,
     layout_problem,
+    random_state_dict,
 )
 
 MAX_REL = 1e-4
 
 
-# -- random release-layout weights ------------------------------------------------------------------------------
-
-
-def random_state_dict(arch: str, seed: int = 0, grid_table: bool = True):
-    """Random weights in the release layout (He-normal convolutions, BN with random statistics). ECCV16's
-    ``model_out`` holds a shuffled set of 313 grid cells / 110, like the real file (unless ``grid_table=False``)."""
-    g = torch.Generator().manual_seed(seed)
-    sd = {}
-    for k, shape in expected_layout(arch).items():
-        if k.endswith("num_batches_tracked"):
-            sd[k] = torch.tensor(0)
-        elif k.endswith("running_mean"):
-            sd[k] = 0.1 * torch.randn(shape, generator=g)
-        elif k.endswith("running_var"):
-            sd[k] = 1.0 + 0.2 * torch.rand(shape, generator=g)
-        elif len(shape) == 1 and k.endswith("weight"):
-            sd[k] = 1.0 + 0.1 * torch.randn(shape, generator=g)
-        elif k.endswith("bias"):
-            sd[k] = 0.05 * torch.randn(shape, generator=g)
-        else:
-            fan_in = shape[1] * shape[2] * shape[3]
-            sd[k] = torch.randn(shape, generator=g) * math.sqrt(2.0 / fan_in)
-    if arch == "eccv16" and grid_table:
-        cells = [(a, b) for a in range(-11, 12) for b in range(-11, 12)]
-        pick = torch.randperm(len(cells), generator=g)[:313].tolist()
-        centers = torch.tensor([cells[i] for i in pick], dtype=torch.float32) * 10.0
-        sd["model_out.weight"] = (centers.t() / 110.0).reshape(2, 313, 1, 1)
-    return sd
+# -- release files --------------------------------------------------------------------------------------------
 
 
 def save_release(sd, folder: Path, stem: str, true_hash: bool = True) -> Path:
@@ -306,7 +279,9 @@ def test_truncated_and_non_state_dict_files_are_refused_in_one_line(releases, tm
 
 
 def test_an_eccv16_file_whose_model_out_is_no_bin_table_is_refused(tmp_path):
-    path = save_release(random_state_dict("eccv16", grid_table=False), tmp_path, "eccv", true_hash=False)
+    sd = random_state_dict("eccv16")
+    sd["model_out.weight"] = torch.randn(2, 313, 1, 1, generator=torch.Generator().manual_seed(0)) * math.sqrt(2 / 313)
+    path = save_release(sd, tmp_path, "eccv", true_hash=False)
     with pytest.raises(ModelError, match="model_out does not hold a bin table"):
         import_original_model(None, None, "eccv16", path, output=tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
