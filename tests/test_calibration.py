@@ -79,3 +79,40 @@ def test_hint_propagation_spreads_a_hint_within_its_region_not_across_an_edge(tm
     moved_other = dist0[other_region].mean() - dist[other_region].mean()
     assert moved_other < 0.25 * moved_same
     assert json.loads(_meta(tmp_path / "spread.onnx")[CALIBRATION_KEY])["hint_gamma"] == 10.0
+
+
+def test_fine_tuning_keeps_the_base_models_branches_and_prior_correction(tmp_path):
+    """`polychrome train --from polychrome-lite0` (a hint model with global context and a prior correction) must
+    work without repeating --hints / --global-context and must export what the base had."""
+    import cv2
+
+    from polychrome.core.progress import Progress
+    from polychrome.runtime.session import read_manifest
+    from polychrome.training.config import TrainConfig
+    from polychrome.training.trainer import Trainer
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        img = np.zeros((48, 48, 3), np.uint8)
+        img[:24] = rng.integers(0, 255, 3)
+        img[24:] = rng.integers(0, 255, 3)
+        cv2.imwrite(str(photos / f"p{i}.png"), img)
+    torch.manual_seed(0)
+    net = ColorizationNet(Q=in_gamut_bins().Q, pretrained=False, width_mult=0.25, hints=True,
+                          global_context=True).eval()
+    prior = np.random.default_rng(1).random(in_gamut_bins().Q) + 0.01
+    base = _export(tmp_path, "base", net, Calibration(prior_alpha=0.3, lam=0.6, hint_gamma=20.0), prior)
+
+    cfg = TrainConfig(data=[str(photos)], name="ft", out_dir=str(tmp_path / "out"), checkpoint_dir=str(tmp_path / "ck"),
+                      base_model=str(base), size=32, epochs=1, batch_size=4, pretrained=False, width_mult=0.25,
+                      val_fraction=0.2, min_side=16, prior_images=10, val_metric_images=2, val_samples=0,
+                      max_steps=1, checkpoint_every_steps=0, recalibrate_bn_images=0, seed=1)
+    (tmp_path / "out").mkdir()
+    result = Trainer(cfg, Progress(lambda e: None)).fit()
+    assert cfg.hints and cfg.global_context and cfg.prior_alpha == 0.3
+    m = read_manifest(result.output)
+    assert m.hints
+    cal = json.loads(_meta(result.output)[CALIBRATION_KEY])
+    assert cal["prior_alpha"] == 0.3 and cal["hint_gamma"] > 0

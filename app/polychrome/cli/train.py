@@ -97,9 +97,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     t.add_argument("--hints", action="store_true",
                    help="the model takes colour hints (hint_ab, hint_mask), trained with simulated hints")
     t.add_argument("--hint-p-none", type=_unit, default=0.55, help="share of training samples with no hint (0.55)")
-    t.add_argument("--prior-alpha", type=_unit, default=0.0,
-                   help="exported logits undo this share of the rebalancing tilt (0..1; the shipped model: see "
-                        "models/README.md)")
+    t.add_argument("--prior-alpha", type=_unit, default=None,
+                   help="exported logits undo this share of the rebalancing tilt (0..1; default: the base model's "
+                        "when fine-tuning, else 0)")
     t.add_argument("--hint-propagation", type=float, default=None, metavar="GAMMA", dest="hint_gamma",
                    help="strength of the exported lightness-guided hint propagation (hint models; 0: off)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run (checkpoint file or folder)")

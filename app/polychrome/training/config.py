@@ -72,7 +72,8 @@ class TrainConfig:
     hint_p_none: float = 0.55  # share of training samples without any hint
     hint_mean_points: float = 8.0  # mean number of hint points (geometric) in samples that have hints
     # fixed output layers of the export (training.calibration), chosen on val/ for the shipped model
-    prior_alpha: float = 0.0  # undo this share of the rebalancing tilt in the exported logits (0..1)
+    prior_alpha: Optional[float] = None  # undo this share of the rebalancing tilt in the exported logits (0..1);
+    # None: the base model's (fine-tuning), else 0
     hint_gamma: float = HINT_GAMMA  # strength of the lightness-guided hint propagation (0: off; hint models)
     checkpoint_dir: Optional[str] = None  # default: <user cache>/polychrome/checkpoints/<name>
     checkpoint_every_steps: int = 500  # also saved at every epoch end and on cancel
@@ -119,7 +120,7 @@ class TrainConfig:
             raise TrainingError(f"crop must be one of {', '.join(CROP_MODES)}")
         if not 0.1 <= self.crop_scale_min <= self.crop_scale_max <= 4.0:
             raise TrainingError("crop scales need 0.1 ≤ min ≤ max ≤ 4")
-        if not 0.0 <= self.prior_alpha <= 1.0:
+        if self.prior_alpha is not None and not 0.0 <= self.prior_alpha <= 1.0:
             raise TrainingError("prior_alpha must lie in [0, 1]")
         if not 0.0 <= self.hint_gamma <= 1000.0:
             raise TrainingError("hint_gamma must lie in [0, 1000]")
@@ -133,7 +134,7 @@ class TrainConfig:
         from .calibration import Calibration
 
         gamma = self.hint_gamma if self.hints else 0.0
-        return Calibration(prior_alpha=self.prior_alpha, lam=self.lam, hint_gamma=gamma)
+        return Calibration(prior_alpha=self.prior_alpha or 0.0, lam=self.lam, hint_gamma=gamma)
 
     def hint_config(self) -> HintConfig:
         return HintConfig(p_none=self.hint_p_none, mean_points=self.hint_mean_points)

@@ -297,6 +297,7 @@ class BaseModel:
     prior: Optional[np.ndarray]
     arch: Dict[str, Any]
     path: Path
+    calibration: Optional[Calibration] = None  # the fixed output layers it was exported with, if any
 
     @property
     def bins(self) -> ABBins:
@@ -368,4 +369,10 @@ def load_base_model(path: Union[str, Path]) -> BaseModel:
                 prior = None
         except ValueError:
             prior = None
-    return BaseModel(model=model, manifest=manifest, prior=prior, arch=arch, path=path)
+    calibration = None
+    if CALIBRATION_KEY in meta:
+        try:
+            calibration = Calibration.from_dict(json.loads(meta[CALIBRATION_KEY]))
+        except (ValueError, TypeError):
+            calibration = None
+    return BaseModel(model=model, manifest=manifest, prior=prior, arch=arch, path=path, calibration=calibration)

@@ -257,6 +257,12 @@ class Trainer:
             raise TrainingError(
                 f"{c.base_model}: the base model has a {head} head, which the '{c.loss}' loss cannot train"
             )
+        # fine-tuning keeps what the base model has: its hint inputs (trained on with simulated hints), its global
+        # context and, unless asked otherwise, its output layers' prior correction
+        c.hints = c.hints or bool(base.arch.get("hints"))
+        c.global_context = c.global_context or bool(base.arch.get("global_context"))
+        if c.prior_alpha is None and base.calibration is not None:
+            c.prior_alpha = base.calibration.prior_alpha
         return base
 
     def _scan(self) -> None:
