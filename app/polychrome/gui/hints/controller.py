@@ -596,12 +596,7 @@ class HintsController(QObject):
         return out
 
     def view_to_image(self, y: float, x: float, shown: Tuple[int, int]) -> Optional[Tuple[float, float]]:
-        pred = self.prediction
-        if pred is None or shown is None:
-            return None
-        H, W = pred.shape
-        h, w = shown
-        return y * H / h, x * W / w
+        return self.qc.view_to_image(y, x, shown)
 
     @staticmethod
     def user_message(exc: BaseException) -> str:

@@ -639,7 +639,8 @@ class ColorizeController(QObject):
             self.set_current(self.current)
 
     # -- view coordinates ------------------------------------------------------------------------------
-    def _to_full_res(self, y: float, x: float, shown: Optional[Tuple[int, int]]) -> Optional[Tuple[float, float]]:
+    def view_to_image(self, y: float, x: float, shown: Optional[Tuple[int, int]]) -> Optional[Tuple[float, float]]:
+        """(y, x) of a view showing the current image at size ``shown`` -> full-resolution (y, x); None without one."""
         pred = self.prediction
         if pred is None or shown is None:
             return None
@@ -649,12 +650,12 @@ class ColorizeController(QObject):
 
     def hover_in_view(self, y: Optional[float], x: Optional[float], shown: Optional[Tuple[int, int]]) -> None:
         """The cursor at (y, x) of a view showing the image at size ``shown`` (None: it left the image)."""
-        yx = None if y is None else self._to_full_res(y, x, shown)
+        yx = None if y is None else self.view_to_image(y, x, shown)
         self.set_hover(*(yx if yx else (None, None)))
 
     def click_in_view(self, y: float, x: float, shown: Optional[Tuple[int, int]]) -> None:
         """A click at (y, x) of a view: pins that pixel's distribution, or unpins on a second click."""
-        yx = self._to_full_res(y, x, shown)
+        yx = self.view_to_image(y, x, shown)
         if yx is None:
             return
         if self.pinned is not None:
