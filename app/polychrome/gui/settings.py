@@ -56,6 +56,19 @@ class AppSettings:
         v = self.qs.value(key, None)
         return v if isinstance(v, QByteArray) and not v.isEmpty() else None
 
+    def _dict(self, key: str) -> Dict[str, Any]:
+        """A dict stored as JSON under ``key`` ({} when missing or unreadable)."""
+        try:
+            d = json.loads(self._str(key, "{}"))
+        except ValueError:
+            return {}
+        return d if isinstance(d, dict) else {}
+
+    def _set_dict(self, key: str, options: Dict[str, Any]) -> None:
+        """Store the plain values (str, int, float, bool, None) of ``options`` as JSON under ``key``."""
+        keep = {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        self.qs.setValue(key, json.dumps(keep))
+
     def sync(self) -> None:
         self.qs.sync()
 
@@ -131,29 +144,17 @@ class AppSettings:
 
     # -- export options ------------------------------------------------------------------------------
     def export_options(self) -> Dict[str, Any]:
-        raw = self._str("export/options", "{}")
-        try:
-            d = json.loads(raw)
-        except ValueError:
-            return {}
-        return d if isinstance(d, dict) else {}
+        return self._dict("export/options")
 
     def set_export_options(self, options: Dict[str, Any]) -> None:
-        keep = {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool)) or v is None}
-        self.qs.setValue("export/options", json.dumps(keep))
+        self._set_dict("export/options", options)
 
     def default_export_options(self) -> Dict[str, Any]:
         """The export options chosen in Settings (what a new export starts from; empty: the built-in defaults)."""
-        raw = self._str("export/defaults", "{}")
-        try:
-            d = json.loads(raw)
-        except ValueError:
-            return {}
-        return d if isinstance(d, dict) else {}
+        return self._dict("export/defaults")
 
     def set_default_export_options(self, options: Dict[str, Any]) -> None:
-        keep = {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool)) or v is None}
-        self.qs.setValue("export/defaults", json.dumps(keep))
+        self._set_dict("export/defaults", options)
         self.qs.remove("export/options")  # new defaults replace what the last export remembered
 
     def export_dialog_options(self) -> Dict[str, Any]:
