@@ -372,7 +372,7 @@ def _lab_at(path, y, x):
     return srgb_to_lab(px[y:y + 1, x:x + 1])[0, 0]
 
 
-def test_cli_hints_for_one_input_and_sidecars_in_a_batch(tmp_path, bins):
+def test_cli_hints_for_one_input_and_sidecars_in_a_batch(tmp_path, bins, capsys):
     from polychrome.cli.main import main
 
     model = hint_model(tmp_path / "hint.onnx", bins)
@@ -396,7 +396,9 @@ def test_cli_hints_for_one_input_and_sidecars_in_a_batch(tmp_path, bins):
     # a batch picks up <stem>.hints.json beside an input; a bad one fails that file only
     save_hints(sidecar_path(a), HintsFile([HintPoint(64, 64, -40.0, 40.0, 6.0)]))
     (src / "b.hints.json").write_text('{"points": [{"x": 1, "y": 1, "ab": "red"}]}')
+    capsys.readouterr()
     assert main([*base, str(src), "-o", str(tmp_path / "batch")]) == 1
+    assert "2 input(s) steered by the hints file beside them (a.hints.json, b.hints.json)" in capsys.readouterr().err
     side = _lab_at(tmp_path / "batch" / "a_color.png", 64, 64)
     assert side[1] < -25 and side[2] > 25
     assert not (tmp_path / "batch" / "b_color.png").exists()

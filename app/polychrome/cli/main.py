@@ -279,6 +279,21 @@ def _steering(args, files):
     return CliSteering(hints, args.reference, args.reference_strength)
 
 
+def _say_steering(args, files) -> None:
+    """One line on what steers the run, so a hints sidecar is never applied in silence."""
+    from ..core.hintsfile import sidecar_path
+
+    if args.hints:
+        print(f"hints: {args.hints}", file=sys.stderr)
+        return
+    found = [sidecar_path(f) for f in files if sidecar_path(f).is_file()]
+    if found:
+        shown = ", ".join(p.name for p in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        print(f"hints: {len(found)} input(s) steered by the hints file beside them ({shown})", file=sys.stderr)
+    if args.reference:
+        print(f"reference: {args.reference}", file=sys.stderr)
+
+
 def cmd_colorize(args) -> int:
     import shlex
 
@@ -331,6 +346,7 @@ def cmd_colorize(args) -> int:
         return EXIT_FAILURES
 
     steering = _steering(args, found.files)  # --hints / --reference, and the sidecars beside the inputs
+    _say_steering(args, found.files)
     spec = model_run_spec(entry.manifest, file_sha256(entry.path), opts, args.input_size)
     sources = expand_pages(found.files) if args.all_pages else found.files
     try:
