@@ -15,6 +15,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 
+import slow_colorizer  # noqa: E402
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.progress import Cancelled, Progress  # noqa: E402
 from polychrome.gui.app import ExceptionHook, create_window, main  # noqa: E402
@@ -66,18 +67,8 @@ def make_images(folder: Path, n: int = 20, broken: int = 2):
     return good, bad
 
 
-class SlowColorizer(Colorizer):
-    """The real colorizer, made slow enough that a run can be cancelled or interrupted."""
-
+class SlowColorizer(slow_colorizer.SlowColorizer):
     delay = 0.15
-
-    def predict(self, pixels, progress=None, name=""):
-        if progress is not None:
-            progress.cancel_token.wait(self.delay)
-            progress.check()
-        else:
-            time.sleep(self.delay)
-        return super().predict(pixels, progress=progress, name=name)
 
 
 def drop(window: MainWindow, paths):

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
+import slow_colorizer  # noqa: E402
 from polychrome.core import imageio  # noqa: E402
 from polychrome.core.errors import ImageWriteError  # noqa: E402
 from polychrome.gui.ab import controller as ab_module  # noqa: E402
@@ -260,14 +261,8 @@ def test_start_refuses_identical_contenders_and_no_images(qtbot, tmp_path, known
     assert "no images" in messages[-1]
 
 
-class SlowColorizer(Colorizer):
+class SlowColorizer(slow_colorizer.SlowColorizer):
     delay = 0.3
-
-    def predict(self, pixels, progress=None, name=""):
-        if progress is not None:
-            progress.cancel_token.wait(self.delay)
-            progress.check()
-        return super().predict(pixels, progress=progress, name=name)
 
 
 def test_cancelling_the_preparation_leaves_out_the_rest(qtbot, tmp_path, known_model, sessions):

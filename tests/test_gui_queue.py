@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QUndoCommand, QUndoStack  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
+import slow_colorizer  # noqa: E402
 from polychrome.core import imageio  # noqa: E402
 from polychrome.gui.app import create_window  # noqa: E402
 from polychrome.gui.main_window import MainWindow  # noqa: E402
@@ -314,14 +315,8 @@ def test_temperature_menu_names_what_T_does_and_the_status_bar_shows_colourfulne
     assert window.colourfulness_label.text() == ""
 
 
-class SlowColorizer(Colorizer):
+class SlowColorizer(slow_colorizer.SlowColorizer):
     delay = 0.25
-
-    def predict(self, pixels, progress=None, name=""):
-        if progress is not None:
-            progress.cancel_token.wait(self.delay)
-            progress.check()
-        return super().predict(pixels, progress=progress, name=name)
 
 
 @pytest.mark.parametrize("remove", ["finished", "pending"])
