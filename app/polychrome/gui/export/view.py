@@ -62,6 +62,58 @@ def _select(combo: QComboBox, key: Any) -> None:
         combo.setCurrentIndex(i)
 
 
+class OptionFields:
+    """The rows of an export's options that the export dialog and the Settings' export tab share: format, bit
+    depth, JPEG quality, colour upsampling, out-of-gamut colours and long side, added to ``form`` and set from
+    ``d`` (keys of :meth:`values`; missing ones take the built-in defaults)."""
+
+    def __init__(self, form: QFormLayout, d: Mapping[str, Any]) -> None:
+        self.format_combo = QComboBox()
+        _fill(self.format_combo, FORMATS)
+        _select(self.format_combo, d.get("format", "same"))
+        form.addRow("Format:", self.format_combo)
+        self.bit_combo = QComboBox()
+        _fill(self.bit_combo, BIT_DEPTHS)
+        _select(self.bit_combo, str(d.get("bit_depth", "source")))
+        form.addRow("Bit depth:", self.bit_combo)
+        self.quality_spin = QSpinBox()
+        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setValue(int(d.get("quality", 95) or 95))
+        form.addRow("JPEG quality:", self.quality_spin)
+        self.upsample_combo = QComboBox()
+        _fill(self.upsample_combo, UPSAMPLING)
+        _select(self.upsample_combo, d.get("upsample", "bicubic"))
+        self.upsample_combo.setToolTip("How the network's coarse colours are brought to the scan's full resolution")
+        form.addRow("Colour upsampling:", self.upsample_combo)
+        self.gamut_combo = QComboBox()
+        _fill(self.gamut_combo, GAMUT)
+        _select(self.gamut_combo, d.get("gamut", "keep-lightness"))
+        form.addRow("Out-of-gamut colours:", self.gamut_combo)
+        self.max_side_spin = QSpinBox()
+        self.max_side_spin.setRange(0, 100_000)
+        self.max_side_spin.setSingleStep(256)
+        self.max_side_spin.setSuffix(" px")
+        self.max_side_spin.setSpecialValueText("Full resolution")
+        self.max_side_spin.setValue(int(d.get("max_side") or 0))
+        self.max_side_spin.setToolTip("Shrink outputs so their long side is at most this; 0 keeps full resolution")
+        form.addRow("Long side:", self.max_side_spin)
+
+    def values(self) -> Dict[str, Any]:
+        """``format``, ``bit_depth`` (JPEG is 8 bits whatever is chosen), ``quality``, ``upsample``, ``gamut`` and
+        ``max_side`` (None: full resolution), as plain values."""
+        fmt, bits = self.format_combo.currentData(), self.bit_combo.currentData()
+        if fmt == "jpeg" and bits == "16":
+            bits = "8"
+        return {
+            "format": fmt,
+            "bit_depth": bits,
+            "quality": int(self.quality_spin.value()),
+            "upsample": self.upsample_combo.currentData(),
+            "gamut": self.gamut_combo.currentData(),
+            "max_side": int(self.max_side_spin.value()) or None,
+        }
+
+
 class ExportDialog(QDialog):
     """Options of an export: what (the current image or every colorized one), format, bit depth, JPEG quality,
     upsampling, gamut handling, size, folder and suffix, and whether existing files may be replaced.
@@ -105,35 +157,10 @@ class ExportDialog(QDialog):
         form.addRow("Export:", scope_box)
 
         # how
-        self.format_combo = QComboBox()
-        _fill(self.format_combo, FORMATS)
-        _select(self.format_combo, d.get("format", "same"))
-        form.addRow("Format:", self.format_combo)
-        self.bit_combo = QComboBox()
-        _fill(self.bit_combo, BIT_DEPTHS)
-        _select(self.bit_combo, str(d.get("bit_depth", "source")))
-        form.addRow("Bit depth:", self.bit_combo)
-        self.quality_spin = QSpinBox()
-        self.quality_spin.setRange(1, 100)
-        self.quality_spin.setValue(int(d.get("quality", 95) or 95))
-        form.addRow("JPEG quality:", self.quality_spin)
-        self.upsample_combo = QComboBox()
-        _fill(self.upsample_combo, UPSAMPLING)
-        _select(self.upsample_combo, d.get("upsample", "bicubic"))
-        self.upsample_combo.setToolTip("How the network's coarse colours are brought to the scan's full resolution")
-        form.addRow("Colour upsampling:", self.upsample_combo)
-        self.gamut_combo = QComboBox()
-        _fill(self.gamut_combo, GAMUT)
-        _select(self.gamut_combo, d.get("gamut", "keep-lightness"))
-        form.addRow("Out-of-gamut colours:", self.gamut_combo)
-        self.max_side_spin = QSpinBox()
-        self.max_side_spin.setRange(0, 100_000)
-        self.max_side_spin.setSingleStep(256)
-        self.max_side_spin.setSuffix(" px")
-        self.max_side_spin.setSpecialValueText("Full resolution")
-        self.max_side_spin.setValue(int(d.get("max_side") or 0))
-        self.max_side_spin.setToolTip("Shrink outputs so their long side is at most this; 0 keeps full resolution")
-        form.addRow("Long side:", self.max_side_spin)
+        self.fields = OptionFields(form, d)
+        self.format_combo, self.bit_combo = self.fields.format_combo, self.fields.bit_combo
+        self.quality_spin, self.upsample_combo = self.fields.quality_spin, self.fields.upsample_combo
+        self.gamut_combo, self.max_side_spin = self.fields.gamut_combo, self.fields.max_side_spin
 
         # where
         self.beside_check = QCheckBox("Next to the originals")
@@ -207,21 +234,12 @@ class ExportDialog(QDialog):
     def options(self) -> Dict[str, Any]:
         """``scope`` ("current" | "all"), ``out_dir`` (str, None: next to the originals) and the other
         :class:`~polychrome.runtime.pipeline.ExportOptions` fields; plain values (can be stored as settings)."""
-        fmt = self.format_combo.currentData()
-        bits = self.bit_combo.currentData()
-        if fmt == "jpeg" and bits == "16":
-            bits = "8"
         return {
             "scope": self.scope,
             "out_dir": self.out_dir,
-            "format": fmt,
-            "bit_depth": bits,
+            **self.fields.values(),
             "suffix": self.suffix_edit.text(),
-            "quality": int(self.quality_spin.value()),
-            "upsample": self.upsample_combo.currentData(),
-            "gamut": self.gamut_combo.currentData(),
             "overwrite": bool(self.overwrite_check.isChecked()),
-            "max_side": int(self.max_side_spin.value()) or None,
         }
 
     def export_options(self) -> ExportOptions:

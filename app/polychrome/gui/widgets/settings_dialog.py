@@ -26,14 +26,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.decode import DEFAULT_T, MAX_T, MIN_T
-from ..export.model import BIT_DEPTHS, FORMATS, GAMUT, UPSAMPLING
+from ..export.view import OptionFields
 
 AUTO = ""
 THEME_CHOICES = [("Same as the system", "system"), ("Light", "light"), ("Dark", "dark")]
@@ -145,25 +144,10 @@ class SettingsDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         form.addRow(QLabel("A new export starts with these options."))
-        self.format_combo = _combo(FORMATS, d.get("format", "same"))
-        form.addRow("Format:", self.format_combo)
-        self.bit_combo = _combo(BIT_DEPTHS, str(d.get("bit_depth", "source")))
-        form.addRow("Bit depth:", self.bit_combo)
-        self.quality_spin = QSpinBox()
-        self.quality_spin.setRange(1, 100)
-        self.quality_spin.setValue(int(d.get("quality", 95) or 95))
-        form.addRow("JPEG quality:", self.quality_spin)
-        self.upsample_combo = _combo(UPSAMPLING, d.get("upsample", "bicubic"))
-        form.addRow("Colour upsampling:", self.upsample_combo)
-        self.gamut_combo = _combo(GAMUT, d.get("gamut", "keep-lightness"))
-        form.addRow("Out-of-gamut colours:", self.gamut_combo)
-        self.max_side_spin = QSpinBox()
-        self.max_side_spin.setRange(0, 100_000)
-        self.max_side_spin.setSingleStep(256)
-        self.max_side_spin.setSuffix(" px")
-        self.max_side_spin.setSpecialValueText("Full resolution")
-        self.max_side_spin.setValue(int(d.get("max_side") or 0))
-        form.addRow("Long side:", self.max_side_spin)
+        self.export_fields = OptionFields(form, d)
+        self.format_combo, self.bit_combo = self.export_fields.format_combo, self.export_fields.bit_combo
+        self.quality_spin, self.upsample_combo = self.export_fields.quality_spin, self.export_fields.upsample_combo
+        self.gamut_combo, self.max_side_spin = self.export_fields.gamut_combo, self.export_fields.max_side_spin
         self.beside_check = QCheckBox("Next to the originals")
         self.beside_check.setChecked("out_dir" in d and not d.get("out_dir"))
         self.folder_edit = QLineEdit(str(d.get("out_dir") or ""))
@@ -192,13 +176,7 @@ class SettingsDialog(QDialog):
 
     def export_defaults(self) -> Dict[str, Any]:
         """The export tab as export-dialog options (no scope; ``out_dir`` only when chosen)."""
-        fmt, bits = self.format_combo.currentData(), self.bit_combo.currentData()
-        if fmt == "jpeg" and bits == "16":
-            bits = "8"
-        d: Dict[str, Any] = {"format": fmt, "bit_depth": bits, "quality": int(self.quality_spin.value()),
-                             "upsample": self.upsample_combo.currentData(), "gamut": self.gamut_combo.currentData(),
-                             "max_side": int(self.max_side_spin.value()) or None,
-                             "suffix": self.suffix_edit.text()}
+        d: Dict[str, Any] = {**self.export_fields.values(), "suffix": self.suffix_edit.text()}
         if self.beside_check.isChecked():
             d["out_dir"] = None
         elif self.folder_edit.text().strip():
