@@ -36,7 +36,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -94,6 +94,21 @@ class _ExportModule(nn.Module):
         ab = (y * AB_SCALE).unsqueeze(1)  # [N, 1, 2, h, w]
         d2 = ((ab - self.centers) ** 2).sum(2)  # [N, Q, h, w]
         return d2 * (-0.5 / (REGRESSION_SIGMA * REGRESSION_SIGMA))
+
+
+def onnx_inputs(side: int, hints: bool) -> Tuple[tuple, List[str], Dict[str, Dict[int, str]]]:
+    """What ``torch.onnx.export`` gets for the graph's inputs: zero example inputs of ``side`` x ``side`` (L, and
+    with ``hints`` the hint ab and mask), their names, and the dynamic axes of the inputs and the logits output."""
+    dummy = torch.zeros(1, 1, side, side, dtype=torch.float32)
+    args: tuple = (dummy,)
+    names = [INPUT_NAME]
+    axes = {INPUT_NAME: {0: "N", 2: "H", 3: "W"}, OUTPUT_NAME: {0: "N", 2: "h", 3: "w"}}
+    if hints:
+        args = (dummy, torch.zeros(1, 2, side, side), torch.zeros(1, 1, side, side))
+        names += [HINT_AB_NAME, HINT_MASK_NAME]
+        axes[HINT_AB_NAME] = {0: "N", 2: "H", 3: "W"}
+        axes[HINT_MASK_NAME] = {0: "N", 2: "H", 3: "W"}
+    return args, names, axes
 
 
 def _manifest(model: ColorizationNet, manifest_kwargs: Dict[str, Any], size: int) -> ModelManifest:
@@ -162,16 +177,7 @@ def export_onnx(
         raise ValueError("the output calibration applies to classification models only")
     wrapper = _ExportModule(net, manifest.bins.centers, calibration, prior).eval()
     s = manifest.stride
-    side = max(32, (int(size) // 32) * 32)
-    dummy = torch.zeros(1, 1, side, side, dtype=torch.float32)
-    args: tuple = (dummy,)
-    input_names = [INPUT_NAME]
-    dynamic_axes = {INPUT_NAME: {0: "N", 2: "H", 3: "W"}, OUTPUT_NAME: {0: "N", 2: "h", 3: "w"}}
-    if net.hints:
-        args = (dummy, torch.zeros(1, 2, side, side), torch.zeros(1, 1, side, side))
-        input_names += [HINT_AB_NAME, HINT_MASK_NAME]
-        dynamic_axes[HINT_AB_NAME] = {0: "N", 2: "H", 3: "W"}
-        dynamic_axes[HINT_MASK_NAME] = {0: "N", 2: "H", 3: "W"}
+    args, input_names, dynamic_axes = onnx_inputs(max(32, (int(size) // 32) * 32), net.hints)
 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx", dir=path.parent)
     os.close(fd)

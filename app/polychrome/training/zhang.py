@@ -366,16 +366,9 @@ def _manifest(arch: OriginalArch, name: str, bins, sha256: str, source: Path, ha
 def _export(wrapper: Any, arch: OriginalArch, regression: bool, path: Path) -> None:
     import torch
 
-    side = 64
-    dummy = torch.zeros(1, 1, side, side)
-    names = [INPUT_NAME]
-    args: tuple = (dummy,)
-    axes = {INPUT_NAME: {0: "N", 2: "H", 3: "W"}, OUTPUT_NAME: {0: "N", 2: "h", 3: "w"}}
-    if arch.hints:
-        args = (dummy, torch.zeros(1, 2, side, side), torch.zeros(1, 1, side, side))
-        names += [HINT_AB_NAME, HINT_MASK_NAME]
-        axes[HINT_AB_NAME] = {0: "N", 2: "H", 3: "W"}
-        axes[HINT_MASK_NAME] = {0: "N", 2: "H", 3: "W"}
+    from .export import onnx_inputs
+
+    args, names, axes = onnx_inputs(64, arch.hints)
     outputs = [OUTPUT_NAME]
     if regression:
         outputs.append(REGRESSION_OUTPUT)
