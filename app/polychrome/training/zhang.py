@@ -38,7 +38,6 @@ from ..core.errors import ModelError, one_line
 from ..core.progress import CancelToken, Progress, ensure_progress
 from ..runtime.manifest import HINT_AB_NAME, HINT_MASK_NAME, INPUT_NAME, OUTPUT_NAME, PREFIX
 
-OPSET = 17
 INPUT_SIZE = 256
 STRIDE = 4
 L_OFFSET, L_SCALE = 50.0, 50.0  # the house normalisation of the input L (the graph converts it)
@@ -366,7 +365,7 @@ def _manifest(arch: OriginalArch, name: str, bins, sha256: str, source: Path, ha
 def _export(wrapper: Any, arch: OriginalArch, regression: bool, path: Path) -> None:
     import torch
 
-    from .export import onnx_inputs
+    from .export import OPSET, onnx_inputs
 
     args, names, axes = onnx_inputs(64, arch.hints)
     outputs = [OUTPUT_NAME]
