@@ -102,6 +102,13 @@ class _Walker:
             self.seen_skips.add(key)
             self.inputs.skipped.append(Skipped(p, reason, kind))
 
+    def skip_os_error(self, p: Path, exc: OSError) -> None:
+        """``p`` could not be looked at: a symbolic link loop, or unreadable for the OS's reason."""
+        if exc.errno == errno.ELOOP:
+            self.skip(p, "symbolic link loop", LINK_LOOP)
+        else:
+            self.skip(p, f"cannot read: {exc.strerror or exc}", UNREADABLE)
+
     # -- outputs of Polychrome -------------------------------------------------------------------------------------
     def outputs_in(self, folder: Path) -> Set[str]:
         key = source_key(folder)
@@ -227,10 +234,7 @@ class _Walker:
         except PermissionError:
             self.skip(p, "permission denied", UNREADABLE)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                self.skip(p, "symbolic link loop", LINK_LOOP)
-            else:
-                self.skip(p, f"cannot read: {exc.strerror or exc}", UNREADABLE)
+            self.skip_os_error(p, exc)
         return None
 
     def one_file(self, p: Path, named: bool) -> None:
@@ -287,10 +291,7 @@ def collect_inputs(paths: Iterable[str], recursive: bool = True, out_dir: Option
             w.skip(p, "permission denied (a folder on the way cannot be read)", UNREADABLE)
             continue
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                w.skip(p, "symbolic link loop", LINK_LOOP)
-            else:
-                w.skip(p, f"cannot read: {exc.strerror or exc}", UNREADABLE)
+            w.skip_os_error(p, exc)
             continue
         if stat.S_ISDIR(st.st_mode):
             w.walk(p, recursive)
