@@ -21,14 +21,13 @@ from typing import Callable, Dict, Generator, Iterable, List, Sequence, Tuple, U
 
 import numpy as np
 
-from .merge import merge_lab
+from .merge import _vertical_weights, merge_lab
 from .pixels import to_uint8
 from .progress import CancelToken, Progress
 
 TILE_SIZE = 512  # full-resolution pixels per tile side
 KINDS = ("result", "gray", "source")  # what a tile shows: the colorized result, the input's L* alone, the input
 _AB_FIXED = 64.0  # the merge's int16 fixed point (1/64 ab unit)
-_CUBIC_A = -0.75  # OpenCV's bicubic kernel
 
 Rect = Tuple[int, int, int, int]  # (y0, x0, y1, x1), full-resolution pixels, end exclusive
 
@@ -57,27 +56,6 @@ def tiles_covering(shape: Tuple[int, int], region: Rect, tile: int = TILE_SIZE) 
     return sorted(keys, key=lambda k: ((k[0] + 0.5) * tile - cy) ** 2 + ((k[1] + 0.5) * tile - cx) ** 2)
 
 
-def _cubic_weights(n_out: int, n_in: int, start: int, stop: int) -> np.ndarray:
-    """(stop − start, n_in) float32: row i holds the bicubic weights of output sample ``start + i`` over the input
-    samples, with OpenCV's resize geometry (centres aligned) and replicated edges."""
-    scale = n_in / float(n_out)
-    pos = (np.arange(start, stop, dtype=np.float64) + 0.5) * scale - 0.5
-    base = np.floor(pos)
-    t = (pos - base).astype(np.float32)
-    a = np.float32(_CUBIC_A)
-    # OpenCV's interpolateCubic coefficients for x = t
-    w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
-    w1 = ((a + 2) * t - (a + 3)) * t * t + 1
-    w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
-    w3 = 1 - w0 - w1 - w2
-    out = np.zeros((stop - start, n_in), np.float32)
-    rows = np.arange(stop - start)
-    for k, w in enumerate((w0, w1, w2, w3)):
-        idx = np.clip(base.astype(np.int64) - 1 + k, 0, n_in - 1)
-        np.add.at(out, (rows, idx), w)
-    return out
-
-
 def upsample_ab_region(ab: np.ndarray, size: Tuple[int, int], rect: Rect) -> np.ndarray:
     """The part ``rect`` of the bicubic upsampling of coarse ``ab`` (h, w, 2) to ``size`` = (H, W), as the merge's
     int16 fixed point (1/64 ab unit): ``upsample_ab_fixed(ab, size)[y0:y1, x0:x1]`` without the rest."""
@@ -90,16 +68,13 @@ def upsample_ab_region(ab: np.ndarray, size: Tuple[int, int], rect: Rect) -> np.
     if (h, w) == (H, W):
         fixed = np.clip(np.rint(ab[y0:y1, x0:x1] * np.float32(_AB_FIXED)), -32768, 32767)
         return fixed.astype(np.int16)
-    wy = _cubic_weights(H, h, y0, y1)  # (th, h)
-    wx = _cubic_weights(W, w, x0, x1)  # (tw, w)
-    # only the coarse rows and columns some weight touches
-    rows = np.nonzero(wy.any(axis=0))[0]
-    cols = np.nonzero(wx.any(axis=0))[0]
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    sub = ab[r0:r1, c0:c1] * np.float32(_AB_FIXED)
+    # the export's own bicubic weights, over only the coarse rows and columns the region touches
+    r0, wy = _vertical_weights("bicubic", H, h, y0, y1)  # (th, rows from r0)
+    c0, wx = _vertical_weights("bicubic", W, w, x0, x1)  # (tw, columns from c0)
+    sub = ab[r0 : r0 + wy.shape[1], c0 : c0 + wx.shape[1]] * np.float32(_AB_FIXED)
     out = np.empty((y1 - y0, x1 - x0, 2), np.int16)
     for c in range(2):
-        v = wy[:, r0:r1] @ sub[..., c] @ wx[:, c0:c1].T
+        v = wy @ sub[..., c] @ wx.T
         out[..., c] = np.clip(np.rint(v), -32768, 32767).astype(np.int16)
     return out
 
