@@ -21,13 +21,12 @@ from typing import Callable, Dict, Generator, Iterable, List, Sequence, Tuple, U
 
 import numpy as np
 
-from .merge import _vertical_weights, merge_lab
+from .merge import _AB_FIXED, _vertical_weights, merge_lab
 from .pixels import to_uint8
 from .progress import CancelToken, Progress
 
 TILE_SIZE = 512  # full-resolution pixels per tile side
 KINDS = ("result", "gray", "source")  # what a tile shows: the colorized result, the input's L* alone, the input
-_AB_FIXED = 64.0  # the merge's int16 fixed point (1/64 ab unit)
 
 Rect = Tuple[int, int, int, int]  # (y0, x0, y1, x1), full-resolution pixels, end exclusive
 
