@@ -57,6 +57,24 @@ def pct(values, q: float) -> float:
     return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
 
+def watch_paints(widget):
+    """Installs on ``widget`` (a view's viewport) a filter that counts its paint events and returns it: a frame is
+    on screen once its paint has run, so waiting for ``.painted`` to grow waits for the frame."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintWatch(QObject):
+        painted = 0
+
+        def eventFilter(self, obj, ev):  # noqa: N802
+            if ev.type() == QEvent.Type.Paint:
+                self.painted += 1
+            return False
+
+    watch = PaintWatch()
+    widget.installEventFilter(watch)
+    return watch
+
+
 def pick_model(arg, tmp: Path) -> str:
     if arg:
         return arg
@@ -88,7 +106,7 @@ def main(argv=None) -> int:
     if platform == "xcb" and not os.environ.get("DISPLAY"):
         start_xvfb(f"{max(win_w, 1920)}x{max(win_h, 1080)}")
 
-    from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QTimer
+    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
     from run import photo_like_gray
@@ -124,18 +142,7 @@ def main(argv=None) -> int:
     assert c.prediction is not None, "the benchmark image could not be colorized"
     view = win.image_view.graphics.viewport()
 
-    class PaintWatch(QObject):
-        """Counts paint events of the image viewport: a frame is on screen once its paint has run."""
-
-        painted = 0
-
-        def eventFilter(self, obj, ev):  # noqa: N802
-            if ev.type() == QEvent.Type.Paint:
-                self.painted += 1
-            return False
-
-    watch = PaintWatch()
-    view.installEventFilter(watch)
+    watch = watch_paints(view)
     on_x11 = platform == "xcb"
 
     def until_painted() -> None:

@@ -36,11 +36,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 V2 = Path("/work/runs/v2/polychrome-lite0-v2.onnx")
 
 
-def pct(values, q: float) -> float:
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="model name or .onnx path")
@@ -49,7 +44,7 @@ def main(argv=None) -> int:
     n_points = 8 if args.quick else 20
     n_slider = 30 if args.quick else 100
 
-    from PySide6.QtCore import QEvent, QObject
+    from gui_bench import pct, watch_paints
     from PySide6.QtWidgets import QApplication
     from run import photo_like_gray
 
@@ -90,16 +85,7 @@ def main(argv=None) -> int:
     pump_until(lambda: not c.exact_pending, 30)
     view = win.image_view.graphics.viewport()
 
-    class PaintWatch(QObject):
-        painted = 0
-
-        def eventFilter(self, obj, ev):  # noqa: N802
-            if ev.type() == QEvent.Type.Paint:
-                self.painted += 1
-            return False
-
-    watch = PaintWatch()
-    view.installEventFilter(watch)
+    watch = watch_paints(view)
 
     def until_painted(before: int) -> None:
         t0 = time.monotonic()
