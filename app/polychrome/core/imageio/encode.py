@@ -115,6 +115,12 @@ class _StripCounter:
         return getattr(self._f, name)
 
 
+def _tiff_options(ndim: int, rows: int, icc: bytes | None) -> dict[str, Any]:
+    """The tifffile options both TIFF writers use: deflate with the horizontal predictor, ``rows`` per strip."""
+    return dict(photometric="minisblack" if ndim == 2 else "rgb", compression="zlib", predictor=True,
+                rowsperstrip=rows, iccprofile=icc or None, metadata=None, software=False)
+
+
 def write_tiff(f: BinaryIO, arr: np.ndarray, icc: bytes | None, exif: bytes | None,
                progress: Callable[[float], None] | None = None) -> None:
     """Write ``arr`` as a zlib-compressed TIFF (predictor, strips of :data:`TIFF_STRIP_BYTES`); ``progress``
@@ -123,16 +129,7 @@ def write_tiff(f: BinaryIO, arr: np.ndarray, icc: bytes | None, exif: bytes | No
     rows = max(1, TIFF_STRIP_BYTES // max(1, row_bytes))
     out: Any = f if progress is None else _StripCounter(f, -(-int(arr.shape[0]) // rows), progress)
     with tifffile.TiffWriter(out) as tw:
-        tw.write(
-            arr,
-            photometric="minisblack" if arr.ndim == 2 else "rgb",
-            compression="zlib",
-            predictor=True,
-            rowsperstrip=rows,
-            iccprofile=icc or None,
-            metadata=None,
-            software=False,
-        )
+        tw.write(arr, **_tiff_options(arr.ndim, rows, icc))
     if progress is not None:
         progress(1.0)
     if exif:
@@ -360,18 +357,7 @@ def write_tiff_bands(f: BinaryIO, image: Bands, icc: bytes | None, exif: bytes |
             yield zlib.compress(d.tobytes(), 6)
 
     with tifffile.TiffWriter(f) as tw:
-        tw.write(
-            strips(),
-            shape=tuple(image.shape),
-            dtype=dtype,
-            photometric="minisblack" if len(image.shape) == 2 else "rgb",
-            compression="zlib",
-            predictor=True,
-            rowsperstrip=rows,
-            iccprofile=icc or None,
-            metadata=None,
-            software=False,
-        )
+        tw.write(strips(), shape=tuple(image.shape), dtype=dtype, **_tiff_options(len(image.shape), rows, icc))
     if exif:
         _tiff_add_exif(f, exif)
 
