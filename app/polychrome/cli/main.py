@@ -286,7 +286,7 @@ def _say_steering(args, files) -> None:
     if args.hints:
         print(f"hints: {args.hints}", file=sys.stderr)
         return
-    found = [sidecar_path(f) for f in files if sidecar_path(f).is_file()]
+    found = [side for side in map(sidecar_path, files) if side.is_file()]
     if found:
         shown = ", ".join(p.name for p in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
         print(f"hints: {len(found)} input(s) steered by the hints file beside them ({shown})", file=sys.stderr)
