@@ -97,8 +97,8 @@ class HintPropagation(nn.Module):
         m = (mg > 0).to(L.dtype)
         weights = torch.exp(-((_neighbours(Lg) - Lg.unsqueeze(1)) ** 2) * self.inv_2sl2)  # [N, 9, 1, h, w]
         weights = weights / weights.sum(dim=1, keepdim=True)
-        state = torch.cat([m, abg * m], dim=1)  # confidence, ab · confidence
-        clamp = torch.cat([m, abg * m], dim=1)
+        clamp = torch.cat([m, abg * m], dim=1)  # confidence, ab · confidence: held at the hinted cells
+        state = clamp
         free = (1.0 - m) * self.rho
         for _ in range(self.iters):
             state = clamp + free * (weights * _neighbours(state)).sum(dim=1)
